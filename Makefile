@@ -1,0 +1,63 @@
+# The project's interface: CI calls these targets and nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools
+SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+PROTO_FILES := $(shell find proto -name '*.proto' | sort)
+GEN_DIR := services/crm
+
+.PHONY: help install dev test test-unit test-journey lint proto proto-check check chart-check bench clean
+
+help:
+	@echo "make dev          run the whole system locally (embedded PostgreSQL, nats-server, every service)"
+	@echo "make test         run every test (unit tests per service, then the journey tests)"
+	@echo "make lint         buf lint the protos, ruff the Python"
+	@echo "make proto        regenerate the Python code from proto/ into $(GEN_DIR)"
+	@echo "make check        generated code is fresh, the Helm chart renders, lints and validates"
+	@echo "make bench        run the throughput benchmark on a local stack"
+
+install: $(VENV)/.installed $(TOOLS)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# The source roots (services/ for the service packages and generated contracts, the
+	# repository root for gateway/ and tools/) go on sys.path of the virtualenv.
+	printf '%s\n%s\n' "$(CURDIR)/services" "$(CURDIR)" > "$(SITE)/crm-backbone-src.pth"
+	touch $@
+
+$(TOOLS)/.installed: tools/package.json tools/package-lock.json tools/install_tools.py | $(VENV)/.installed
+	$(PY) tools/install_tools.py --dest $(TOOLS)
+	touch $@
+
+dev: install
+	$(PY) -m tools.devstack
+
+test: install proto-check
+	$(PY) -m pytest -q services gateway
+	$(PY) -m pytest -q tests
+
+lint: install
+	$(TOOLS)/bin/buf lint proto
+	$(PY) -m ruff check services gateway tests tools
+
+proto: $(VENV)/.installed
+	rm -rf $(GEN_DIR)
+	$(PY) tools/gen_proto.py --out $(GEN_DIR)
+
+proto-check: $(VENV)/.installed
+	$(PY) tools/gen_proto.py --check $(GEN_DIR)
+
+check: install proto-check chart-check
+
+chart-check: install
+	$(PY) -m tools.chart_check
+
+bench: install
+	$(PY) -m tools.bench.lead_throughput
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .dev
