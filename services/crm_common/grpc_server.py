@@ -1,0 +1,103 @@
+"""gRPC server bootstrap: stock health and reflection, interceptors for tracing, metrics, deadlines, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+from crm_common.errors import DomainError, to_rpc_status
+from crm_common.metrics import RPC_SERVER_DURATION
+
+log = logging.getLogger(__name__)
+
+# A call that arrives without a deadline gets this one, so no handler can run unbounded.
+DEFAULT_DEADLINE_SECONDS = 30.0
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Times every unary call, bounds it by a deadline and maps domain errors to gRPC statuses."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method or ""
+        service_name, _, method_name = method.lstrip("/").partition("/")
+        inner = handler.unary_unary
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                remaining = context.time_remaining()
+                timeout = DEFAULT_DEADLINE_SECONDS if remaining is None else max(remaining, 0.0)
+                return await asyncio.wait_for(inner(request, context), timeout=timeout)
+            except DomainError as err:
+                code = err.code
+                await context.abort_with_status(rpc_status.to_status(to_rpc_status(err)))
+            except TimeoutError:
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+                await context.abort(code, f"{method_name} did not finish within its deadline")
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", method)
+                await context.abort(code, "internal error")
+            finally:
+                RPC_SERVER_DURATION.labels(service_name, method_name, code.name).observe(
+                    time.perf_counter() - started
+                )
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class GrpcServer:
+    """An aio server with health and reflection; `serving(True)` flips readiness."""
+
+    def __init__(self, *, port: int, service_names: Sequence[str]) -> None:
+        self.server = grpc.aio.server(
+            interceptors=[aio_server_interceptor(), ServiceInterceptor()],
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+        )
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.service_names = list(service_names)
+        reflection.enable_server_reflection(
+            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            self.server,
+        )
+        self.port = self.server.add_insecure_port(f"0.0.0.0:{port}")
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self.serving(False)
+
+    async def serving(self, ready: bool) -> None:
+        """Report SERVING (ready) or NOT_SERVING for the whole server and every service."""
+        status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ["", *self.service_names]:
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float) -> None:
+        """Graceful stop: tell probes first, then let in-flight calls finish within the grace period."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)

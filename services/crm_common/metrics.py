@@ -1,0 +1,64 @@
+"""Every custom Prometheus metric of the system, declared once (names follow Prometheus and OTel conventions)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from crm_common.telemetry import trace_id_of
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+JOURNEY_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800)
+
+# Transport (RED per method / route).
+RPC_SERVER_DURATION = Histogram(
+    "crm_rpc_server_duration_seconds",
+    "Duration of gRPC calls handled, by method and status code.",
+    ["rpc_service", "rpc_method", "rpc_grpc_status_code"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_SERVER_DURATION = Histogram(
+    "crm_http_server_duration_seconds",
+    "Duration of HTTP requests handled by the edge, by route and status code.",
+    ["http_route", "http_request_method", "http_response_status_code"],
+    buckets=LATENCY_BUCKETS,
+)
+
+# Event bus.
+OUTBOX_PENDING = Gauge("crm_outbox_pending_events", "Events written to the outbox and not yet published.")
+OUTBOX_LAG = Gauge("crm_outbox_lag_seconds", "Age of the oldest unpublished outbox event.")
+EVENTS_PUBLISHED = Counter("crm_events_published_total", "Events published to JetStream.", ["messaging_destination"])
+EVENTS_CONSUMED = Counter(
+    "crm_events_consumed_total", "Events handled by a durable consumer, by outcome.", ["consumer", "outcome"]
+)
+CONSUMER_PENDING = Gauge("crm_consumer_pending_messages", "Messages a durable consumer has not yet received.", ["consumer"])
+DEAD_LETTERS = Counter("crm_dead_letters_total", "Events moved to a consumer's dead-letter subject.", ["consumer"])
+
+# Dependencies (internal and external).
+DEPENDENCY_UP = Gauge("crm_dependency_up", "1 when a dependency answers its health probe, else 0.", ["dependency"])
+
+# Business.
+LEADS_CAPTURED = Counter("crm_leads_captured_total", "Leads captured, by source channel.", ["channel"])
+LEAD_TIME_TO_ASSIGNMENT = Histogram(
+    "crm_lead_time_to_assignment_seconds", "Time from capture to assignment.", buckets=JOURNEY_BUCKETS
+)
+LEAD_TIME_TO_FIRST_CONTACT = Histogram(
+    "crm_lead_time_to_first_contact_seconds", "Time from capture to the first contact.", buckets=JOURNEY_BUCKETS
+)
+CUSTOMERS_RESOLVED = Counter(
+    "crm_customers_resolved_total", "Customer resolutions, by how the customer was found.", ["matched_on"]
+)
+NOTIFICATIONS = Counter("crm_notifications_total", "Notifications by channel and final status.", ["channel", "status"])
+OPPORTUNITIES_OPENED = Counter("crm_opportunities_opened_total", "Opportunities opened from contacted leads.")
+WEBHOOKS_RECEIVED = Counter("crm_webhooks_received_total", "Inbound webhooks, by source and outcome.", ["source", "outcome"])
+
+
+def observe_with_trace(histogram: Histogram, value: float) -> None:
+    """Observe a value with the active trace id as exemplar, so a panel can jump to the trace."""
+    trace_id = trace_id_of()
+    histogram.observe(value, exemplar={"trace_id": trace_id} if trace_id else None)
+
+
+def start_metrics_server(port: int) -> int:
+    """Serve /metrics on its own port (0 picks a free one); returns the port."""
+    server, _thread = start_http_server(port, addr="0.0.0.0")
+    return int(server.server_port)
