@@ -1,0 +1,1 @@
+"""The lead service: capture, validation, customer resolution, routing, assignment, claim and contacts."""

@@ -1,0 +1,37 @@
+"""Wiring of the lead service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+from crm.lead.v1 import lead_pb2_grpc
+from crm_common.service import Runtime, ServiceDefinition, Wiring
+
+from lead import tables
+from lead.consumers import CONSUMERS
+from lead.handlers import LeadServicer
+from lead.journey import sweep_waiting_leads
+from lead.settings import get_settings
+
+DEFINITION = ServiceDefinition(
+    name="lead",
+    schema=tables.SCHEMA,
+    grpc_services=["crm.lead.v1.LeadService"],
+    metadata=tables.metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    settings=get_settings,
+)
+
+
+async def build(runtime: Runtime) -> Wiring:
+    """Servicer, consumers and the sweeper that finishes what capture could not."""
+    servicer = LeadServicer(runtime)
+
+    def register(server: grpc.aio.Server) -> None:
+        lead_pb2_grpc.add_LeadServiceServicer_to_server(servicer, server)
+
+    async def sweeper() -> None:
+        await sweep_waiting_leads(runtime)
+
+    return Wiring(register=register, consumers=CONSUMERS, background=[sweeper])

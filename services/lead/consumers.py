@@ -1,0 +1,25 @@
+"""Events the lead service consumes: what happened to its leads elsewhere, kept on the lead's timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from crm.events.v1 import notification_events_pb2
+from crm_common.bus.consumer import ConsumerSpec, EventMeta
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from lead import repository as repo
+
+
+async def on_notification_delivered(
+    conn: AsyncConnection, message: notification_events_pb2.NotificationDelivered, meta: EventMeta
+) -> None:
+    """The assignee was told: add `notified` to the lead's timeline (once per delivery event)."""
+    lead_id = repo.parse_id(message.lead_id)
+    if lead_id is None or await repo.get_lead(conn, lead_id=lead_id) is None:
+        return
+    at = message.delivered_at.ToDatetime(tzinfo=UTC) if message.HasField("delivered_at") else meta.published_at
+    await repo.add_timeline(conn, lead_id=lead_id, step="notified", at=at, detail=message.channel)
+
+
+CONSUMERS = [ConsumerSpec("lead-notification-delivered", "crm.notification.delivered", on_notification_delivered)]

@@ -1,0 +1,158 @@
+"""Lead rules as plain functions: validation and normalisation of what a form sends, and rule matching."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import phonenumbers
+from crm.lead.v1 import lead_pb2
+from crm_common.errors import FieldViolation, InvalidArgument
+from email_validator import EmailNotValidError, validate_email
+from phonenumbers import NumberParseException, PhoneNumberType
+
+LIMITS = {
+    "name": 200,
+    "company": 200,
+    "province": 100,
+    "city": 100,
+    "industry": 100,
+    "product_interest": 200,
+    "notes": 4000,
+}
+SOURCE_LIMITS = {
+    "channel": 50,
+    "utm_source": 200,
+    "utm_medium": 200,
+    "utm_campaign": 200,
+    "campaign_id": 200,
+    "referrer": 2000,
+}
+CHANNEL_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+DEFAULT_CHANNEL = "api"
+# Rule conditions may test these lead fields.
+ROUTABLE_FIELDS = ("province", "city", "industry", "product_interest", "channel", "customer_id")
+
+
+@dataclass
+class CleanLead:
+    """A validated, normalised lead as it is stored."""
+
+    name: str = ""
+    phone_e164: str = ""
+    email: str = ""
+    company: str = ""
+    province: str = ""
+    city: str = ""
+    industry: str = ""
+    product_interest: str = ""
+    notes: str = ""
+    source: dict[str, str] = field(default_factory=dict)
+
+    def routing_fields(self, customer_id: str | None) -> dict[str, str]:
+        """The values routing rules test."""
+        return {
+            "province": self.province,
+            "city": self.city,
+            "industry": self.industry,
+            "product_interest": self.product_interest,
+            "channel": self.source.get("channel", DEFAULT_CHANNEL),
+            "customer_id": customer_id or "",
+        }
+
+
+def normalize_phone(raw: str, region: str) -> tuple[str, str | None]:
+    """Return (E.164, None) or ("", why it is not a valid number)."""
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as err:
+        return "", f"not a phone number ({err._msg})"
+    if not phonenumbers.is_possible_number(number):
+        return "", "not a possible phone number (wrong length for its country)"
+    if not phonenumbers.is_valid_number(number):
+        return "", "not a valid phone number"
+    if number.country_code == 86:
+        kind = phonenumbers.number_type(number)
+        digits = phonenumbers.national_significant_number(number)
+        if digits.startswith("1") and kind not in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
+            return "", "not a valid mainland China mobile number"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+def _clean_text(value: str) -> str:
+    """Trim but keep the text verbatim (Unicode, emoji); drop control characters except newlines and tabs."""
+    return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+
+
+def validate_lead(data: lead_pb2.LeadInput, *, region: str) -> CleanLead:
+    """Validate and normalise a submitted lead, naming every bad field at once."""
+    violations: list[FieldViolation] = []
+    lead = CleanLead()
+    for name, limit in LIMITS.items():
+        value = _clean_text(getattr(data, name))
+        if len(value) > limit:
+            violations.append(FieldViolation(name, f"must be at most {limit} characters"))
+        setattr(lead, name, value)
+    for name, limit in SOURCE_LIMITS.items():
+        value = _clean_text(getattr(data.source, name))
+        if len(value) > limit:
+            violations.append(FieldViolation(f"source.{name}", f"must be at most {limit} characters"))
+        lead.source[name] = value
+    channel = lead.source["channel"] or DEFAULT_CHANNEL
+    if not CHANNEL_PATTERN.match(channel):
+        violations.append(FieldViolation("source.channel", "must be a lower-case identifier such as web_form or wecom"))
+    lead.source["channel"] = channel
+
+    phone = data.phone.strip()
+    email = data.email.strip()
+    if not phone and not email:
+        violations.append(FieldViolation("phone", "phone or email is required"))
+        violations.append(FieldViolation("email", "phone or email is required"))
+    if phone:
+        lead.phone_e164, why = normalize_phone(phone, region)
+        if why:
+            violations.append(FieldViolation("phone", why))
+    if email:
+        try:
+            lead.email = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError as err:
+            violations.append(FieldViolation("email", str(err)))
+    if violations:
+        raise InvalidArgument(violations)
+    return lead
+
+
+def rule_matches(conditions: Mapping[str, Sequence[str]], fields: Mapping[str, str]) -> bool:
+    """A rule matches when every condition's field equals one of its values (no conditions: every lead)."""
+    return all(fields.get(name, "") in values for name, values in conditions.items())
+
+
+def validate_conditions(conditions: Mapping[str, Sequence[str]]) -> None:
+    """Reject conditions on unknown fields or with no values."""
+    violations = [
+        FieldViolation(f"rule.conditions.{name}", f"unknown field; use one of {', '.join(ROUTABLE_FIELDS)}")
+        for name in conditions
+        if name not in ROUTABLE_FIELDS
+    ]
+    violations += [
+        FieldViolation(f"rule.conditions.{name}", "needs at least one value")
+        for name, values in conditions.items()
+        if not values
+    ]
+    if violations:
+        raise InvalidArgument(violations)
+
+
+def next_in_rotation(rep_ids: Sequence[str], last: str | None) -> str:
+    """Round-robin: the rep after `last` in a stable order (the first when last is gone or unset)."""
+    ordered = sorted(rep_ids)
+    if last is not None:
+        for rep_id in ordered:
+            if rep_id > last:
+                return rep_id
+    return ordered[0]

@@ -1,0 +1,410 @@
+"""Check the Helm chart: lint, render, validate against Kubernetes schemas, diff goldens, reject bad values.
+
+For every deploy/helm/crm/ci/<name>.yaml: `helm lint --strict`, `helm template`, strict validation of
+every rendered document against the Kubernetes OpenAPI schemas (an unknown kind fails), the chart's
+own invariants (hardened pods, probes, secrets only by reference, Services that select pods), then a
+diff against deploy/helm/crm/golden/<name>.yaml. Then values that the schema must refuse are fed to
+`helm template`, which must fail. Run from the repository root:
+
+    python -m tools.chart_check                  # check
+    python -m tools.chart_check --update-golden  # rewrite the goldens, then check
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CHART = REPO / "deploy" / "helm" / "crm"
+CI_DIR = CHART / "ci"
+GOLDEN_DIR = CHART / "golden"
+SKAFFOLD = REPO / "skaffold.yaml"
+KUBE_VERSION = "1.33.0"
+RELEASE = "crm"
+NAMESPACE = "crm"
+MAX_DIFF_LINES = 120
+SECRET_ENV = {"CRM_DATABASE_URL", "CRM_API_KEYS", "CRM_NATS_CREDENTIALS"}
+SCHEMA_REJECTION = "don't meet the specifications of the schema"
+
+# Values the chart must refuse: (what is wrong, values file content, text the error must contain).
+REJECTED_VALUES: list[tuple[str, dict[str, Any], str]] = [
+    ("unknown top-level key", {"replicas": 2}, SCHEMA_REJECTION),
+    ("unknown key in a services entry", {"services": {"lead": {"replica": 2}}}, SCHEMA_REJECTION),
+    ("wrong type (replicas as a string)", {"services": {"lead": {"replicas": "two"}}}, SCHEMA_REJECTION),
+    ("wrong type (enabled as a string)", {"ingress": {"enabled": "yes"}}, SCHEMA_REJECTION),
+    ("unknown environment", {"global": {"environment": "staging"}}, SCHEMA_REJECTION),
+    ("database URL as a literal", {"services": {"lead": {"databaseSecret": "postgresql://x"}}}, SCHEMA_REJECTION),
+    ("gRPC service without its health service name", {"services": {"lead": {"grpcService": None}}}, SCHEMA_REJECTION),
+    ("calls to a service that does not exist", {"services": {"lead": {"calls": ["nobody"]}}}, "is not a service"),
+    (
+        "ingress to a service with no HTTP port",
+        {"ingress": {"enabled": True, "service": "lead"}},
+        "must be an enabled service with an http port",
+    ),
+]
+
+
+class CheckFailed(Exception):
+    """A check did not pass; the message says why."""
+
+
+@dataclass
+class Report:
+    """Collects the outcome of every check."""
+
+    failures: list[str] = field(default_factory=list)
+
+    def run(self, what: str, check: Callable[[], str | None]) -> None:
+        """Run one check, print its outcome and remember a failure."""
+        started = time.monotonic()
+        try:
+            detail = check()
+        except CheckFailed as failure:
+            self.fail(what, str(failure))
+            return
+        except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as error:
+            # A missing or malformed input is a failed check, not a crash that hides the others.
+            self.fail(what, f"{type(error).__name__}: {error}")
+            return
+        elapsed = time.monotonic() - started
+        print(f"ok   {what}" + (f": {detail}" if detail else "") + f" ({elapsed:.2f}s)")
+
+    def fail(self, what: str, why: str) -> None:
+        """Print and remember one failure."""
+        self.failures.append(what)
+        print(f"FAIL {what}\n{_indent(why)}")
+
+
+def _indent(text: str) -> str:
+    """Indent a multi-line message under its check."""
+    return "\n".join("     " + line for line in text.rstrip().splitlines())
+
+
+@functools.cache
+def helm_binary() -> str:
+    """The helm to run: $HELM (a path or a command on PATH), else the one `make install` puts in .tools/bin."""
+    requested = os.environ.get("HELM") or str(REPO / ".tools" / "bin" / "helm")
+    found = shutil.which(requested)
+    if found is None:
+        raise SystemExit(f"helm not found: {requested} (run `make install` or set HELM)")
+    return os.path.abspath(found)
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run helm from the repository root, capturing its output."""
+    return subprocess.run([helm_binary(), *args], cwd=REPO, capture_output=True, text=True, check=False)
+
+
+def render(values: Path) -> str:
+    """`helm template` the chart with one values file, as a fixed release in a fixed namespace."""
+    result = helm(
+        "template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION, "-f", str(values)
+    )
+    if result.returncode != 0:
+        raise CheckFailed(f"helm template failed:\n{result.stderr}")
+    return result.stdout
+
+
+def lint(values: Path) -> str:
+    """`helm lint --strict` with one values file."""
+    result = helm(
+        "lint", "--strict", str(CHART), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION, "-f", str(values)
+    )
+    if result.returncode != 0:
+        raise CheckFailed(f"helm lint --strict failed:\n{result.stdout}{result.stderr}")
+    return "lint --strict clean"
+
+
+def split_documents(rendered: str) -> list[dict[str, Any]]:
+    """The rendered manifests as objects; every document must be a named Kubernetes object."""
+    documents = []
+    for index, document in enumerate(yaml.safe_load_all(rendered)):
+        if document is None:
+            continue
+        if not isinstance(document, dict) or not {"apiVersion", "kind", "metadata"} <= document.keys():
+            raise CheckFailed(f"document {index} is not a Kubernetes object: {str(document)[:200]}")
+        if not document["metadata"].get("name"):
+            raise CheckFailed(f"document {index} ({document['kind']}) has no metadata.name")
+        documents.append(document)
+    if not documents:
+        raise CheckFailed("helm template rendered nothing")
+    return documents
+
+
+def kind_name(document: dict[str, Any]) -> str:
+    """Kind/name of a rendered object, for messages."""
+    return f"{document['kind']}/{document['metadata']['name']}"
+
+
+def validate_documents(documents: list[dict[str, Any]]) -> str:
+    """Validate every object against the strict Kubernetes schemas; unknown kinds are errors."""
+    errors = []
+    for document in documents:
+        try:
+            kubernetes_validate.validate(document, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(part) for part in error.path) or "(root)"
+            errors.append(f"{kind_name(document)}: {path}: {error.message}")
+        except kubernetes_validate.SchemaNotFoundError as error:
+            # The library's own CLI only warns here; an unknown kind must fail the check.
+            errors.append(f"{kind_name(document)}: unknown kind: {error.message}")
+        except kubernetes_validate.InvalidSchemaError as error:
+            errors.append(f"{kind_name(document)}: {error.message}")
+    if errors:
+        raise CheckFailed("\n".join(errors))
+    kinds = sorted({document["kind"] for document in documents})
+    return f"{len(documents)} objects valid for Kubernetes {KUBE_VERSION} (strict): {', '.join(kinds)}"
+
+
+def pod_specs(documents: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(owning object, pod template) for every workload."""
+    for document in documents:
+        if document["kind"] in {"Deployment", "Job"}:
+            yield document, document["spec"]["template"]
+
+
+def check_invariants(documents: list[dict[str, Any]]) -> str:
+    """What the schemas cannot see: hardening, probes, secrets by reference, Services that select pods."""
+    errors = []
+    config_maps = {d["metadata"]["name"]: d.get("data") or {} for d in documents if d["kind"] == "ConfigMap"}
+    for name, data in config_maps.items():
+        errors += [f"ConfigMap/{name}: secret {key} stored as plain data" for key in SECRET_ENV & data.keys()]
+    for owner, template in pod_specs(documents):
+        where = kind_name(owner)
+        spec = template["spec"]
+        pod_security = spec.get("securityContext") or {}
+        if pod_security.get("runAsNonRoot") is not True or pod_security.get("runAsUser") != 10001:
+            errors.append(f"{where}: pod must run as non-root user 10001")
+        if spec.get("automountServiceAccountToken") is not False:
+            errors.append(f"{where}: service account token must not be mounted")
+        for container in spec["containers"]:
+            at = f"{where}/{container['name']}"
+            security = container.get("securityContext") or {}
+            if not (
+                security.get("readOnlyRootFilesystem") is True
+                and security.get("allowPrivilegeEscalation") is False
+                and security.get("capabilities", {}).get("drop") == ["ALL"]
+                and security.get("seccompProfile", {}).get("type") == "RuntimeDefault"
+            ):
+                errors.append(f"{at}: container security context is not hardened")
+            if not {"requests", "limits"} <= (container.get("resources") or {}).keys():
+                errors.append(f"{at}: resources need requests and limits")
+            if owner["kind"] == "Deployment":
+                missing = {"startupProbe", "livenessProbe", "readinessProbe"} - container.keys()
+                if missing:
+                    errors.append(f"{at}: missing {', '.join(sorted(missing))}")
+            for variable in container.get("env") or []:
+                if variable["name"] in SECRET_ENV and "secretKeyRef" not in (variable.get("valueFrom") or {}):
+                    errors.append(f"{at}: {variable['name']} must come from a secretKeyRef")
+    errors += _service_errors(documents)
+    if errors:
+        raise CheckFailed("\n".join(errors))
+    return "hardened pods, probes, secrets by reference, Services select pods"
+
+
+def _service_errors(documents: list[dict[str, Any]]) -> list[str]:
+    """Every Service selects exactly one Deployment, and its named target ports exist there."""
+    errors = []
+    deployments = [d for d in documents if d["kind"] == "Deployment"]
+    for service in (d for d in documents if d["kind"] == "Service"):
+        selector = service["spec"].get("selector") or {}
+        selected = [
+            d
+            for d in deployments
+            if selector and selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        if len(selected) != 1:
+            errors.append(f"{kind_name(service)}: selects {len(selected)} Deployments, want 1")
+            continue
+        port_names = {
+            port.get("name")
+            for container in selected[0]["spec"]["template"]["spec"]["containers"]
+            for port in container.get("ports") or []
+        }
+        for port in service["spec"]["ports"]:
+            target = port.get("targetPort")
+            if isinstance(target, str) and target not in port_names:
+                errors.append(f"{kind_name(service)}: targetPort {target} is not a container port")
+    return errors
+
+
+def check_golden(name: str, rendered: str, update: bool) -> str:
+    """Compare the rendering with its golden file, or rewrite the golden."""
+    golden = GOLDEN_DIR / f"{name}.yaml"
+    if update:
+        GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+        golden.write_text(rendered)
+        return f"wrote {golden.relative_to(REPO)}"
+    if not golden.exists():
+        raise CheckFailed(f"{golden.relative_to(REPO)} is missing (python -m tools.chart_check --update-golden)")
+    expected = golden.read_text()
+    if expected != rendered:
+        diff = list(
+            difflib.unified_diff(
+                expected.splitlines(), rendered.splitlines(), f"golden/{name}.yaml", "rendered", lineterm=""
+            )
+        )
+        shown = diff[:MAX_DIFF_LINES] + (
+            [f"... {len(diff) - MAX_DIFF_LINES} more lines"] if len(diff) > MAX_DIFF_LINES else []
+        )
+        raise CheckFailed(
+            "rendered output differs from the golden "
+            "(if intended: python -m tools.chart_check --update-golden)\n" + "\n".join(shown)
+        )
+    return f"matches golden/{name}.yaml"
+
+
+def check_stale_goldens(names: set[str], update: bool) -> str | None:
+    """Every golden belongs to a CI values file."""
+    stale = sorted(p for p in GOLDEN_DIR.glob("*.yaml") if p.stem not in names)
+    if stale and update:
+        for path in stale:
+            path.unlink()
+        return f"removed {', '.join(p.name for p in stale)}"
+    if stale:
+        raise CheckFailed(f"goldens without a ci/ values file: {', '.join(p.name for p in stale)}")
+    return None
+
+
+def check_rejected(what: str, values: dict[str, Any], expected: str) -> str:
+    """`helm template` with values the chart must refuse fails, for the expected reason."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="crm-bad-values-") as handle:
+        yaml.safe_dump(values, handle)
+        handle.flush()
+        result = helm("template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION, "-f", handle.name)
+    if result.returncode == 0:
+        raise CheckFailed(f"helm template accepted {what}: {values}")
+    if expected not in result.stderr:
+        raise CheckFailed(f"helm template failed, but not with {expected!r}:\n{result.stderr}")
+    return "rejected"
+
+
+def documented_paths(schema: dict[str, Any]) -> list[str]:
+    """Dotted value paths the README must describe: inline properties, services entries as <name>."""
+    definitions = schema.get("$defs", {})
+    paths: list[str] = []
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for key, child in node.get("properties", {}).items():
+            path = f"{prefix}{key}"
+            if key == "services" and not prefix:
+                entry = definitions[child["additionalProperties"]["$ref"].rsplit("/", 1)[-1]]
+                walk(entry, "services.<name>.")
+            elif "properties" in child:
+                walk(child, f"{path}.")
+            else:
+                paths.append(path)
+
+    walk(schema, "")
+    return paths
+
+
+def check_readme() -> str:
+    """The chart README documents every value the schema allows."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    readme = (CHART / "README.md").read_text()
+    paths = documented_paths(schema)
+    missing = [path for path in paths if f"`{path}`" not in readme]
+    if missing:
+        raise CheckFailed("README.md does not document: " + ", ".join(missing))
+    return f"{len(paths)} values documented"
+
+
+def check_skaffold() -> str:
+    """skaffold.yaml builds the image the chart runs, from files that exist."""
+    config = yaml.safe_load(SKAFFOLD.read_text())
+    errors = []
+    artifacts = config["build"]["artifacts"]
+    for artifact in artifacts:
+        dockerfile = REPO / artifact.get("context", ".") / artifact["docker"]["dockerfile"]
+        if not dockerfile.is_file():
+            errors.append(f"artifact {artifact['image']}: no {dockerfile.relative_to(REPO)}")
+    releases = config["deploy"]["helm"]["releases"]
+    for profile in config.get("profiles", []):
+        for patch in profile.get("patches", []):
+            if patch.get("path", "").endswith("/valuesFiles"):
+                errors += [f"profile {profile['name']}: no {f}" for f in patch["value"] if not (REPO / f).is_file()]
+    for release in releases:
+        if (REPO / release["chartPath"]).resolve() != CHART:
+            errors.append(f"release {release['name']}: chartPath is not {CHART.relative_to(REPO)}")
+        templates = json.dumps(release.get("setValueTemplates", {}))
+        for artifact in artifacts:
+            key = artifact["image"].replace("-", "_").replace("/", "_").replace(".", "_")
+            if f"IMAGE_REPO_{key}" not in templates or f"IMAGE_TAG_{key}" not in templates:
+                errors.append(f"release {release['name']}: image {artifact['image']} not set from the build")
+    if errors:
+        raise CheckFailed("\n".join(errors))
+    return f"{len(artifacts)} artifact(s), {len(releases)} release(s)"
+
+
+def failed(failure: CheckFailed) -> Callable[[], str | None]:
+    """A check that reports an earlier failure."""
+
+    def check() -> str | None:
+        raise failure
+
+    return check
+
+
+def check_values_file(report: Report, values: Path, update: bool) -> None:
+    """Lint, render, validate and diff the chart with one CI values file."""
+    name = values.stem
+    report.run(f"{name}: helm lint", lambda: lint(values))
+    try:
+        rendered = render(values)
+        documents = split_documents(rendered)
+    except CheckFailed as failure:
+        report.run(f"{name}: helm template", failed(failure))
+        return
+    report.run(f"{name}: kubernetes schemas", lambda: validate_documents(documents))
+    report.run(f"{name}: chart invariants", lambda: check_invariants(documents))
+    report.run(f"{name}: golden", lambda: check_golden(name, rendered, update))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every check; non-zero exit when any fails."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--update-golden", action="store_true", help="rewrite the golden renderings")
+    args = parser.parse_args(argv)
+    report = Report()
+    version = helm("version", "--short")
+    print(
+        f"helm {version.stdout.strip() or version.stderr.strip()} ({helm_binary()}), "
+        f"kubernetes-validate {kubernetes_validate.__version__}, Kubernetes {KUBE_VERSION}"
+    )
+    values_files = sorted(CI_DIR.glob("*.yaml"))
+    if not values_files:
+        report.run("ci values files", failed(CheckFailed(f"no {CI_DIR.relative_to(REPO)}/*.yaml")))
+    for values in values_files:
+        check_values_file(report, values, args.update_golden)
+    names = {values.stem for values in values_files}
+    report.run("goldens match ci/ files", lambda: check_stale_goldens(names, args.update_golden))
+    for what, values_content, expected in REJECTED_VALUES:
+        report.run(f"rejects {what}", lambda v=values_content, w=what, e=expected: check_rejected(w, v, e))
+    report.run("README documents every value", check_readme)
+    report.run("skaffold.yaml", check_skaffold)
+    if report.failures:
+        print(f"\n{len(report.failures)} check(s) failed: {', '.join(report.failures)}")
+        return 1
+    print("\nall chart checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
