@@ -59,9 +59,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 log.exception("unhandled error in %s", method)
                 await context.abort(code, "internal error")
             finally:
-                RPC_SERVER_DURATION.labels(service_name, method_name, code.name).observe(
-                    time.perf_counter() - started
-                )
+                RPC_SERVER_DURATION.labels(service_name, method_name, code.name).observe(time.perf_counter() - started)
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
@@ -88,13 +86,16 @@ class GrpcServer:
         self.port = self.server.add_insecure_port(f"0.0.0.0:{port}")
 
     async def start(self) -> None:
+        """Serve; the whole server ("", the liveness probe) is SERVING at once, named services wait for ready."""
         await self.server.start()
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self.serving(False)
 
     async def serving(self, ready: bool) -> None:
-        """Report SERVING (ready) or NOT_SERVING for the whole server and every service."""
-        status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ["", *self.service_names]:
+        """Readiness: flip the named services only, so a database outage never fails liveness."""
+        serving = health_pb2.HealthCheckResponse.SERVING
+        status = serving if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in self.service_names:
             await self.health.set(name, status)
 
     async def stop(self, grace: float) -> None:

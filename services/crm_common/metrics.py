@@ -30,7 +30,9 @@ EVENTS_PUBLISHED = Counter("crm_events_published_total", "Events published to Je
 EVENTS_CONSUMED = Counter(
     "crm_events_consumed_total", "Events handled by a durable consumer, by outcome.", ["consumer", "outcome"]
 )
-CONSUMER_PENDING = Gauge("crm_consumer_pending_messages", "Messages a durable consumer has not yet received.", ["consumer"])
+CONSUMER_PENDING = Gauge(
+    "crm_consumer_pending_messages", "Messages a durable consumer has not yet received.", ["consumer"]
+)
 DEAD_LETTERS = Counter("crm_dead_letters_total", "Events moved to a consumer's dead-letter subject.", ["consumer"])
 
 # Dependencies (internal and external).
@@ -49,7 +51,9 @@ CUSTOMERS_RESOLVED = Counter(
 )
 NOTIFICATIONS = Counter("crm_notifications_total", "Notifications by channel and final status.", ["channel", "status"])
 OPPORTUNITIES_OPENED = Counter("crm_opportunities_opened_total", "Opportunities opened from contacted leads.")
-WEBHOOKS_RECEIVED = Counter("crm_webhooks_received_total", "Inbound webhooks, by source and outcome.", ["source", "outcome"])
+WEBHOOKS_RECEIVED = Counter(
+    "crm_webhooks_received_total", "Inbound webhooks, by source and outcome.", ["source", "outcome"]
+)
 
 
 def observe_with_trace(histogram: Histogram, value: float) -> None:

@@ -15,6 +15,7 @@ import grpc
 import nats
 from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
+from nats.aio.client import RawCredentials
 from nats.js import JetStreamContext
 from sqlalchemy import MetaData, Table
 from sqlalchemy.engine import make_url
@@ -100,6 +101,7 @@ class Runtime:
             reconnect_time_wait=0.5,
             disconnected_cb=_disconnected,
             reconnected_cb=_reconnected,
+            user_credentials=RawCredentials(self.settings.nats_credentials) if self.settings.nats_credentials else None,
         )
         self.js = self.nc.jetstream(timeout=5)
         await ensure_streams(self.js)
@@ -190,7 +192,10 @@ async def serve(
     tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.spec.durable}") for c in consumers]
     tasks += [asyncio.create_task(job(), name=getattr(job, "__name__", "background")) for job in wiring.background]
     log.info(
-        "%s serving gRPC on %d, metrics on %d", definition.name, server.port, metrics_port,
+        "%s serving gRPC on %d, metrics on %d",
+        definition.name,
+        server.port,
+        metrics_port,
         extra={"grpc_port": server.port, "metrics_port": metrics_port},
     )
 

@@ -17,10 +17,9 @@ class ServiceSettings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "production"
     log_level: str = "INFO"
-    database_url: str = Field(
-        default="", description="SQLAlchemy URL, postgresql+psycopg://user:pass@host:5432/db"
-    )
+    database_url: str = Field(default="", description="SQLAlchemy URL, postgresql+psycopg://user:pass@host:5432/db")
     nats_url: str = Field(default="", description="NATS server URL(s), comma-separated")
+    nats_credentials: str = Field(default="", description="Contents of a NATS .creds file (JWT and NKey seed)")
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     grpc_grace_seconds: float = Field(default=5.0, gt=0)

@@ -175,9 +175,7 @@ class DurableConsumer:
                 await msg.term()
                 DEAD_LETTERS.labels(self.spec.durable).inc()
                 EVENTS_CONSUMED.labels(self.spec.durable, "dead_lettered").inc()
-                log.error(
-                    "event %s dead-lettered after %d deliveries: %s", event.event_id, event.delivery, err
-                )
+                log.error("event %s dead-lettered after %d deliveries: %s", event.event_id, event.delivery, err)
             else:
                 await msg.nak(delay=min(0.5 * 2 ** (event.delivery - 1), 30.0))
                 EVENTS_CONSUMED.labels(self.spec.durable, "retried").inc()

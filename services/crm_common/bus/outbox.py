@@ -39,9 +39,7 @@ async def stage_event(
     headers: dict[str, str] = {}
     propagate.inject(headers)
     await conn.execute(
-        insert(outbox).values(
-            event_id=event_id, subject=subject, payload=message.SerializeToString(), headers=headers
-        )
+        insert(outbox).values(event_id=event_id, subject=subject, payload=message.SerializeToString(), headers=headers)
     )
     # NOTIFY is delivered at commit only, so the relay never wakes for an event that is not there yet.
     await conn.execute(text("SELECT pg_notify(:ch, '')"), {"ch": notify_channel(outbox.schema or "public")})
