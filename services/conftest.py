@@ -56,6 +56,23 @@ def pg_url(pg_server_url: str) -> str:
     return _fresh_database(pg_server_url)
 
 
+@pytest.fixture
+def fresh_db_url(pg_server_url: str) -> str:
+    """Async SQLAlchemy URL of a new, empty database for one test."""
+    return _fresh_database(pg_server_url)
+
+
+@pytest.fixture
+def fresh_nats(workdir: Path) -> Iterator[infra.NatsServer]:
+    """A nats-server of the test's own (tests may stop and restart it)."""
+    server = infra.NatsServer(workdir / f"nats-{uuid.uuid4().hex[:8]}")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def nats_url(workdir: Path) -> Iterator[str]:
     """URL of a JetStream-enabled nats-server for the session (CRM_TEST_NATS_URL overrides)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+
 from crm.lead.v1 import lead_pb2_grpc
 from crm_common.service import Runtime, ServiceDefinition, Wiring
-
 from lead import tables
 from lead.consumers import CONSUMERS
 from lead.handlers import LeadServicer

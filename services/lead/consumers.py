@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from crm.events.v1 import notification_events_pb2
-from crm_common.bus.consumer import ConsumerSpec, EventMeta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crm.events.v1 import notification_events_pb2
+from crm_common.bus.consumer import ConsumerSpec, EventMeta
 from lead import repository as repo
 
 

@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import phonenumbers
-from crm.lead.v1 import lead_pb2
-from crm_common.errors import FieldViolation, InvalidArgument
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberType
+
+from crm.lead.v1 import lead_pb2
+from crm_common.errors import FieldViolation, InvalidArgument
 
 LIMITS = {
     "name": 200,

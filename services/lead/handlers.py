@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+from sqlalchemy import Row
+
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from sqlalchemy import Row
-
 from lead import journey
 from lead import repository as repo
 from lead.domain import validate_conditions, validate_lead

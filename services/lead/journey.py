@@ -10,18 +10,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
-from crm.customer.v1 import customer_pb2, customer_pb2_grpc
-from crm.events.v1 import lead_events_pb2
-from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from crm_common.metrics import LEAD_TIME_TO_ASSIGNMENT, LEAD_TIME_TO_FIRST_CONTACT, LEADS_CAPTURED, observe_with_trace
-from crm_common.service import Runtime
-from crm_common.telemetry import current_traceparent, trace_id_of
 from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crm.customer.v1 import customer_pb2, customer_pb2_grpc
+from crm.events.v1 import lead_events_pb2
+from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from crm_common.metrics import LEAD_TIME_TO_ASSIGNMENT, LEAD_TIME_TO_FIRST_CONTACT, LEADS_CAPTURED, observe_with_trace
+from crm_common.service import Runtime
+from crm_common.telemetry import current_traceparent, trace_id_of
 from lead import repository as repo
 from lead.domain import CleanLead, next_in_rotation, rule_matches
 

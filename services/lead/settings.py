@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from crm_common.settings import ServiceSettings
 from pydantic import Field
+
+from crm_common.settings import ServiceSettings
 
 
 class LeadSettings(ServiceSettings):

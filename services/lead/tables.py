@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from crm_common.db import service_metadata
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Identity, Index, Integer, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from crm_common.db import service_metadata
 
 SCHEMA = "lead"
 metadata = service_metadata(SCHEMA)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
+
 from crm.events.v1 import (
     customer_events_pb2,
     integration_events_pb2,
@@ -9,7 +11,6 @@ from crm.events.v1 import (
     notification_events_pb2,
     pipeline_events_pb2,
 )
-from google.protobuf.message import Message
 
 # One stream per producing service (subjects crm.<service>.<event>), plus the dead letters.
 STREAMS: dict[str, str] = {

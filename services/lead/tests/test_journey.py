@@ -115,7 +115,7 @@ async def test_bad_requests_name_the_field_and_write_nothing(lead_runtime) -> No
 
 async def test_a_lead_with_no_eligible_rep_waits_and_is_assigned_when_one_appears(lead_runtime) -> None:
     servicer = LeadServicer(lead_runtime)
-    team_id, reps = await _team_with_reps(servicer, 1)
+    _, reps = await _team_with_reps(servicer, 1)
     await servicer.SetRepActive(lead_pb2.SetRepActiveRequest(rep_id=reps[0], active=False), None)
     lead = (await servicer.CaptureLead(_capture("13812345678"), None)).lead
     assert lead.status == lead_pb2.LEAD_STATUS_NEW and not lead.assignee_id
@@ -132,7 +132,7 @@ async def test_a_lead_with_no_eligible_rep_waits_and_is_assigned_when_one_appear
 
 async def test_validated_lead_fields_route_by_rule(lead_runtime) -> None:
     servicer = LeadServicer(lead_runtime)
-    team_id, reps = await _team_with_reps(servicer, 1)
+    _, reps = await _team_with_reps(servicer, 1)
     west = (await servicer.CreateTeam(lead_pb2.CreateTeamRequest(name="West"), None)).team
     west_rep = (await servicer.CreateRep(lead_pb2.CreateRepRequest(name="w", team_id=west.id), None)).rep
     rule = lead_pb2.RoutingRule(

@@ -1,0 +1,214 @@
+"""The bus on a real PostgreSQL and nats-server: outbox relay, idempotent consumers, dead letters, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import nats
+import pytest
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import Table, create_engine, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crm.events.v1 import lead_events_pb2
+from crm_common.bus.catalog import dead_letter_subject
+from crm_common.bus.consumer import ConsumerSpec, DurableConsumer, EventMeta
+from crm_common.bus.outbox import OutboxRelay, stage_event
+from crm_common.bus.streams import ensure_streams
+from crm_common.bus.tables import create_bus_tables, inbox_table, outbox_table
+from crm_common.db import Database, service_metadata
+from tools.devstack.infra import NatsServer
+
+SPANS = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(SPANS))
+tracer = _provider.get_tracer("test")
+
+
+@dataclass
+class Bus:
+    db: Database
+    outbox: Table
+    inbox: Table
+    js: JetStreamContext
+    nats: NatsServer
+    libpq_url: str
+
+
+@pytest.fixture
+async def bus(fresh_db_url: str, fresh_nats: NatsServer) -> AsyncIterator[Bus]:
+    engine = create_engine(fresh_db_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE SCHEMA bus"))
+        create_bus_tables(conn, "bus")
+    engine.dispose()
+    metadata = service_metadata("bus")
+    nc = await nats.connect(fresh_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    db = Database(fresh_db_url, instrument=False)
+    libpq = fresh_db_url.replace("postgresql+psycopg://", "postgresql://")
+    yield Bus(db, outbox_table(metadata), inbox_table(metadata), js, fresh_nats, libpq)
+    await nc.close()
+    await db.dispose()
+
+
+def _assigned(lead_id: str) -> lead_events_pb2.LeadAssigned:
+    return lead_events_pb2.LeadAssigned(lead_id=lead_id, assignee_id="rep-1")
+
+
+async def _run(coro_owner, *, until, within: float = 10.0) -> None:
+    task = asyncio.create_task(coro_owner.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + within
+        while not await until():
+            assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+            await asyncio.sleep(0.05)
+    finally:
+        coro_owner.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 5)
+
+
+async def test_staged_events_publish_only_when_the_transaction_commits(bus: Bus) -> None:
+    with contextlib.suppress(RuntimeError):
+        async with bus.db.transaction() as conn:
+            await stage_event(conn, bus.outbox, "crm.lead.assigned", _assigned("rolled-back"))
+            raise RuntimeError("business rule failed")
+    async with bus.db.transaction() as conn:
+        event_id = await stage_event(conn, bus.outbox, "crm.lead.assigned", _assigned("kept"))
+    sub = await bus.js.pull_subscribe("crm.lead.assigned", durable="t-commit")
+    relay = OutboxRelay(db=bus.db, outbox=bus.outbox, js=bus.js, libpq_url=bus.libpq_url, poll_seconds=0.1)
+
+    async def drained() -> bool:
+        async with bus.db.connect() as conn:
+            return await conn.scalar(select(func.count()).select_from(bus.outbox)) == 0
+
+    await _run(relay, until=drained)
+    msgs = await sub.fetch(10, timeout=2)
+    assert [lead_events_pb2.LeadAssigned.FromString(m.data).lead_id for m in msgs] == ["kept"]
+    assert msgs[0].headers["Nats-Msg-Id"] == event_id
+
+
+async def test_a_wrong_payload_type_is_refused_at_staging(bus: Bus) -> None:
+    async with bus.db.transaction() as conn:
+        with pytest.raises(TypeError):
+            await stage_event(conn, bus.outbox, "crm.lead.claimed", _assigned("x"))
+
+
+async def test_events_staged_while_nats_is_down_are_published_after_it_returns(bus: Bus) -> None:
+    bus.nats.stop()
+    relay = OutboxRelay(db=bus.db, outbox=bus.outbox, js=bus.js, libpq_url=bus.libpq_url, poll_seconds=0.1)
+    task = asyncio.create_task(relay.run())
+    async with bus.db.transaction() as conn:
+        for i in range(5):
+            await stage_event(conn, bus.outbox, "crm.lead.assigned", _assigned(f"outage-{i}"))
+    await asyncio.sleep(1.0)
+    async with bus.db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(bus.outbox)) == 5
+    bus.nats.start()
+    try:
+        for _ in range(200):
+            async with bus.db.connect() as conn:
+                if await conn.scalar(select(func.count()).select_from(bus.outbox)) == 0:
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("outbox not drained after NATS came back")
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 5)
+    info = await bus.js.stream_info("CRM_LEAD")
+    assert info.state.messages == 5
+
+
+class AckLostOnce(DurableConsumer):
+    """Applies the first delivery, then behaves as if it crashed before the ack (the message comes back)."""
+
+    crashed: set[str]
+
+    async def handle(self, msg) -> None:  # type: ignore[no-untyped-def]
+        event_id = msg.headers["Nats-Msg-Id"]
+        if event_id not in self.crashed:
+            self.crashed.add(event_id)
+            meta = EventMeta(event_id, msg.subject, msg.metadata.timestamp, msg.metadata.num_delivered)
+            assert await self._apply(msg, meta)
+            await msg.nak()
+            return
+        await super().handle(msg)
+
+
+async def test_consumer_applies_each_event_once_and_dead_letters_poison(bus: Bus) -> None:
+    applied: list[str] = []
+
+    async def handler(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
+        if message.lead_id == "poison":
+            raise ValueError("cannot apply")
+        applied.append(message.lead_id)
+
+    consumer = AckLostOnce(
+        ConsumerSpec("test-lead-assigned", "crm.lead.assigned", handler),
+        db=bus.db,
+        inbox=bus.inbox,
+        js=bus.js,
+        max_deliver=3,
+    )
+    consumer.crashed = {"p-1"}  # the poison message goes through the normal path
+    for lead_id, msg_id in (("a", "a-1"), ("poison", "p-1"), ("b", "b-1")):
+        await bus.js.publish(
+            "crm.lead.assigned", _assigned(lead_id).SerializeToString(), headers={"Nats-Msg-Id": msg_id}
+        )
+    dlq = await bus.js.pull_subscribe(dead_letter_subject("test-lead-assigned"), durable="t-dlq")
+    dead: list = []
+
+    async def settled() -> bool:
+        with contextlib.suppress(Exception):
+            dead.extend(await dlq.fetch(1, timeout=0.2))
+        async with bus.db.connect() as conn:
+            done = await conn.scalar(select(func.count()).select_from(bus.inbox))
+        return bool(dead) and done == 2
+
+    await _run(consumer, until=settled, within=30)
+    # a and b were each delivered twice (the first ack was "lost"), yet applied once.
+    assert sorted(applied) == ["a", "b"]
+    assert dead[0].headers["Crm-Original-Subject"] == "crm.lead.assigned"
+    assert dead[0].headers["Crm-Deliveries"] == "3"
+    assert "cannot apply" in dead[0].headers["Crm-Error"]
+
+
+async def test_trace_context_flows_from_producer_to_consumer(bus: Bus) -> None:
+    trace.set_tracer_provider(_provider)
+    SPANS.clear()
+    seen: list[str] = []
+
+    async def handler(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
+        seen.append(format(trace.get_current_span().get_span_context().trace_id, "032x"))
+
+    with tracer.start_as_current_span("capture") as span:
+        origin = format(span.get_span_context().trace_id, "032x")
+        async with bus.db.transaction() as conn:
+            await stage_event(conn, bus.outbox, "crm.lead.assigned", _assigned("traced"))
+    relay = OutboxRelay(db=bus.db, outbox=bus.outbox, js=bus.js, libpq_url=bus.libpq_url, poll_seconds=0.1)
+    relay_task = asyncio.create_task(relay.run())
+    consumer = DurableConsumer(
+        ConsumerSpec("test-traced", "crm.lead.assigned", handler), db=bus.db, inbox=bus.inbox, js=bus.js, max_deliver=3
+    )
+
+    async def handled() -> bool:
+        return bool(seen)
+
+    try:
+        await _run(consumer, until=handled)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(relay_task, 5)
+    assert seen == [origin]
+    kinds = {s.name: s for s in SPANS.get_finished_spans()}
+    assert kinds["process crm.lead.assigned"].parent.span_id == kinds["publish crm.lead.assigned"].context.span_id
