@@ -99,6 +99,7 @@ class Runtime:
             name=self.definition.name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
+            drain_timeout=3,
             disconnected_cb=_disconnected,
             reconnected_cb=_reconnected,
             user_credentials=RawCredentials(self.settings.nats_credentials) if self.settings.nats_credentials else None,

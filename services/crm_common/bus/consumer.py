@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ class DurableConsumer:
 
     async def run(self) -> None:
         """Fetch and handle until stopped; outages of NATS or PostgreSQL only delay messages."""
-        sub = None
+        sub: JetStreamContext.PullSubscription | None = None
         last_stats = 0.0
         loop = asyncio.get_running_loop()
         while not self._stopping:
@@ -110,6 +111,10 @@ class DurableConsumer:
                     CONSUMER_PENDING.labels(self.spec.durable).set(info.num_pending or 0)
                 except Exception as err:
                     log.debug("consumer info unavailable: %s", err)
+        if sub is not None:
+            # Unsubscribing here keeps a later connection drain from waiting on this subscription.
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     def stop(self) -> None:
         self._stopping = True

@@ -1,0 +1,1 @@
+"""customer-master: golden customer records, resolved from what leads know about their customer."""

@@ -1,0 +1,17 @@
+"""customer-master's settings: the shared ones, from a cached get_settings()."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from crm_common.settings import ServiceSettings
+
+
+class CustomerMasterSettings(ServiceSettings):
+    """Configuration of the customer-master process."""
+
+
+@lru_cache
+def get_settings() -> CustomerMasterSettings:
+    """The process's settings, read from the environment once."""
+    return CustomerMasterSettings()

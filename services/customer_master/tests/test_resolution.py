@@ -1,0 +1,152 @@
+"""Resolving customers on a real PostgreSQL, with the created event going out through the real NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+
+import pytest
+from nats.aio.msg import Msg
+from prometheus_client import REGISTRY
+
+from crm.events.v1 import customer_events_pb2
+from crm_common.service import Runtime
+from customer_master import repository
+from customer_master.resolution import ResolveRequest, resolve_customer
+
+
+def _phone() -> str:
+    return f"+86139{random.randrange(10**8):08d}"
+
+
+def _resolved(matched_on: str) -> float:
+    return REGISTRY.get_sample_value("crm_customers_resolved_total", {"matched_on": matched_on}) or 0.0
+
+
+async def test_first_resolve_creates_then_phone_matches(runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="customer_master")
+    phone = _phone()
+    created_before = _resolved("created")
+    first = await resolve_customer(runtime, ResolveRequest(name="Wang", phone=phone, source_ref="lead:1"))
+    assert first.created and first.matched_on == ""
+    assert _resolved("created") == created_before + 1
+
+    phone_before = _resolved("phone")
+    again = await resolve_customer(
+        runtime, ResolveRequest(name="Wang Wei", phone=phone, email=f"{uuid.uuid4().hex}@x.cn", source_ref="lead:2")
+    )
+    assert not again.created
+    assert again.matched_on == "phone"
+    assert again.customer.id == first.customer.id
+    assert _resolved("phone") == phone_before + 1
+    logged = [r for r in caplog.records if r.getMessage() == "customer resolved"]
+    assert [(r.customer_created, r.matched_on) for r in logged] == [(True, ""), (False, "phone")]
+
+
+async def test_email_matches_when_phone_does_not(runtime: Runtime) -> None:
+    local = uuid.uuid4().hex
+    first = await resolve_customer(runtime, ResolveRequest(email=f"{local}@Example.com", source_ref="lead:e1"))
+    assert first.created
+    assert first.customer.email_normalized == f"{local}@example.com"
+
+    again = await resolve_customer(
+        runtime, ResolveRequest(phone=_phone(), email=f"  {local.upper()}@EXAMPLE.COM ", source_ref="lead:e2")
+    )
+    assert (again.created, again.matched_on, again.customer.id) == (False, "email", first.customer.id)
+
+
+async def test_company_matches_across_width_brackets_and_punctuation(runtime: Runtime) -> None:
+    tag = uuid.uuid4().hex[:8]
+    first = await resolve_customer(runtime, ResolveRequest(company=f"杭州{tag}科技（有限公司）", source_ref="lead:c1"))
+    assert first.created
+    again = await resolve_customer(
+        runtime, ResolveRequest(company=f"杭州 {tag.upper()} 科技有限公司", source_ref="lead:c2")
+    )
+    assert (again.created, again.matched_on, again.customer.id) == (False, "company", first.customer.id)
+
+
+async def test_phone_wins_over_email_and_company(runtime: Runtime) -> None:
+    by_phone = await resolve_customer(runtime, ResolveRequest(phone=_phone()))
+    by_email = await resolve_customer(runtime, ResolveRequest(email=f"{uuid.uuid4().hex}@x.cn"))
+    assert by_phone.customer.id != by_email.customer.id
+    both = await resolve_customer(
+        runtime, ResolveRequest(phone=by_phone.customer.phone_e164, email=by_email.customer.email_normalized)
+    )
+    assert (both.matched_on, both.customer.id) == ("phone", by_phone.customer.id)
+
+
+async def test_every_source_is_recorded_once_with_its_values(runtime: Runtime) -> None:
+    phone = _phone()
+    first = await resolve_customer(runtime, ResolveRequest(name="Li", phone=phone, source_ref="lead:s1"))
+    await resolve_customer(runtime, ResolveRequest(name="Li Na", phone=phone, email="LI@x.cn", source_ref="lead:s2"))
+    await resolve_customer(runtime, ResolveRequest(name="Li Na", phone=phone, source_ref="lead:s2"))
+    async with runtime.db.connect() as conn:
+        sources = await repository.list_sources(conn, customer_id=first.customer.id)
+    assert [(s.source_ref, s.name, s.email, s.matched_on) for s in sources] == [
+        ("lead:s1", "Li", None, "created"),
+        ("lead:s2", "Li Na", "LI@x.cn", "phone"),
+    ]
+
+
+async def test_concurrent_resolves_of_one_phone_make_one_customer(runtime: Runtime) -> None:
+    phone = _phone()
+    results = await asyncio.gather(
+        *(
+            resolve_customer(runtime, ResolveRequest(name=f"n{i}", phone=phone, source_ref=f"lead:p{i}"))
+            for i in range(20)
+        )
+    )
+    assert len({r.customer.id for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+    assert {r.matched_on for r in results if not r.created} == {"phone"}
+    async with runtime.db.connect() as conn:
+        sources = await repository.list_sources(conn, customer_id=results[0].customer.id)
+    assert len(sources) == 20
+
+
+async def test_concurrent_resolves_sharing_any_key_converge(runtime: Runtime) -> None:
+    phone, email = _phone(), f"{uuid.uuid4().hex}@x.cn"
+    requests = [ResolveRequest(phone=phone), ResolveRequest(email=email), ResolveRequest(phone=phone, email=email)] * 5
+    results = await asyncio.gather(*(resolve_customer(runtime, r) for r in requests))
+    # Phone-only and email-only resolves may each create one customer; the rest must reuse those.
+    assert sum(r.created for r in results) <= 2
+    assert len({r.customer.id for r in results}) == sum(r.created for r in results)
+
+
+async def _events_until(received: asyncio.Queue, customer_id: str) -> list[customer_events_pb2.CustomerCreated]:
+    """CustomerCreated events received up to and including the one of customer_id."""
+    events: list[customer_events_pb2.CustomerCreated] = []
+    async with asyncio.timeout(10):
+        while not events or events[-1].customer_id != customer_id:
+            msg = await received.get()
+            event = customer_events_pb2.CustomerCreated()
+            event.ParseFromString(msg.data)
+            assert msg.headers and msg.headers.get("Nats-Msg-Id")
+            events.append(event)
+    return events
+
+
+async def test_created_customer_is_announced_once_and_matches_announce_nothing(runtime: Runtime) -> None:
+    assert runtime.nc is not None
+    received: asyncio.Queue = asyncio.Queue()
+
+    async def on_message(msg: Msg) -> None:
+        await received.put(msg)
+
+    sub = await runtime.nc.subscribe("crm.customer.created", cb=on_message)
+    try:
+        phone = _phone()
+        created = await resolve_customer(runtime, ResolveRequest(phone=phone, source_ref="lead:bus"))
+        events = await _events_until(received, str(created.customer.id))
+        assert events[-1].source_ref == "lead:bus"
+        assert events[-1].created_at.ToDatetime().timestamp() > 0
+
+        await resolve_customer(runtime, ResolveRequest(phone=phone, source_ref="lead:bus2"))
+        # The relay publishes in outbox order, so an event staged by the match would come before the marker's.
+        marker = await resolve_customer(runtime, ResolveRequest(phone=_phone()))
+        later = await _events_until(received, str(marker.customer.id))
+        assert str(created.customer.id) not in {e.customer_id for e in later}
+    finally:
+        await sub.unsubscribe()

@@ -1,0 +1,1 @@
+"""pipeline: opportunities opened from contacted leads and followed through their stages."""

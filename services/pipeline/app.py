@@ -1,0 +1,33 @@
+"""pipeline as a service: its definition and its wiring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from crm.pipeline.v1 import pipeline_pb2_grpc
+from crm_common.service import Runtime, ServiceDefinition, Wiring
+from pipeline.consumers import lead_contacted_consumer
+from pipeline.handlers import PipelineServicer
+from pipeline.settings import get_settings
+from pipeline.tables import SCHEMA, metadata
+
+DEFINITION = ServiceDefinition(
+    name="pipeline",
+    schema=SCHEMA,
+    grpc_services=["crm.pipeline.v1.PipelineService"],
+    metadata=metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    settings=get_settings,
+)
+
+
+async def build(runtime: Runtime) -> Wiring:
+    """Servicer and consumers of the process."""
+    servicer = PipelineServicer(runtime)
+
+    def register(server: grpc.aio.Server) -> None:
+        pipeline_pb2_grpc.add_PipelineServiceServicer_to_server(servicer, server)
+
+    return Wiring(register=register, consumers=[lead_contacted_consumer(runtime)])

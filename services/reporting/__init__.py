@@ -1,0 +1,1 @@
+"""reporting: read models projected from events, and the reports answered from them."""

@@ -1,0 +1,33 @@
+"""reporting test fixtures: one migrated runtime (database, NATS, relay) for the package."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+import grpc
+import pytest_asyncio
+
+from crm.reporting.v1 import reporting_pb2_grpc
+from crm_common.grpc_server import GrpcServer
+from crm_common.service import Runtime, ServiceDefinition
+from reporting.app import DEFINITION, build
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def runtime(
+    service_runtime: Callable[[ServiceDefinition], AbstractAsyncContextManager[Runtime]],
+) -> AsyncIterator[Runtime]:
+    async with service_runtime(DEFINITION) as rt:
+        yield rt
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def stub(runtime: Runtime) -> AsyncIterator[reporting_pb2_grpc.ReportingServiceStub]:
+    """A client of the service served in-process on a free port."""
+    server = GrpcServer(port=0, service_names=DEFINITION.grpc_services)
+    (await build(runtime)).register(server.server)
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield reporting_pb2_grpc.ReportingServiceStub(channel)
+    await server.stop(0)

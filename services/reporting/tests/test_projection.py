@@ -1,0 +1,155 @@
+"""lead_response is the same whatever order the lead events arrive in; through the real JetStream too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from google.protobuf.message import Message
+from nats.js import JetStreamContext
+
+from crm.events.v1 import lead_events_pb2
+from crm_common.bus.consumer import DurableConsumer, EventMeta
+from crm_common.service import Runtime
+from reporting import repository
+from reporting.app import DEFINITION
+from reporting.consumers import CONSUMERS, project_assigned, project_captured, project_contacted
+from reporting.convert import to_timestamp
+
+CAPTURED = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+ASSIGNED = CAPTURED + timedelta(seconds=12)
+CONTACTED = CAPTURED + timedelta(minutes=7)
+
+
+def _captured(lead_id: str) -> lead_events_pb2.LeadCaptured:
+    return lead_events_pb2.LeadCaptured(lead_id=lead_id, channel="web", captured_at=to_timestamp(CAPTURED))
+
+
+def _assigned(lead_id: str, at: datetime = ASSIGNED) -> lead_events_pb2.LeadAssigned:
+    return lead_events_pb2.LeadAssigned(
+        lead_id=lead_id,
+        assignee_id="rep",
+        channel="web",
+        captured_at=to_timestamp(CAPTURED),
+        assigned_at=to_timestamp(at),
+    )
+
+
+def _contacted(lead_id: str, *, first: bool = True, at: datetime = CONTACTED) -> lead_events_pb2.LeadContacted:
+    return lead_events_pb2.LeadContacted(
+        lead_id=lead_id,
+        rep_id="rep",
+        channel="phone",
+        first_contact=first,
+        captured_at=to_timestamp(CAPTURED),
+        contacted_at=to_timestamp(at),
+    )
+
+
+async def _project(runtime: Runtime, message: Message) -> None:
+    handler = {
+        lead_events_pb2.LeadCaptured: project_captured,
+        lead_events_pb2.LeadAssigned: project_assigned,
+        lead_events_pb2.LeadContacted: project_contacted,
+    }[type(message)]
+    meta = EventMeta(event_id=str(uuid.uuid4()), subject="", published_at=datetime.now(UTC), delivery=1)
+    async with runtime.db.transaction() as conn:
+        await handler(conn, message, meta)  # type: ignore[arg-type]
+
+
+async def _row(runtime: Runtime, lead_id: str):  # type: ignore[no-untyped-def]
+    async with runtime.db.connect() as conn:
+        return await repository.get_lead_response(conn, lead_id=lead_id)
+
+
+def _facts(row) -> tuple:  # type: ignore[no-untyped-def]
+    return (row.channel, row.captured_at, row.assigned_at, row.first_contact_at)
+
+
+async def test_every_order_gives_the_same_row(runtime: Runtime) -> None:
+    orders = [
+        ("captured", "assigned", "contacted"),
+        ("contacted", "captured", "assigned"),
+        ("contacted", "assigned", "captured"),
+        ("assigned", "contacted", "captured"),
+    ]
+    for order in orders:
+        lead_id = str(uuid.uuid4())
+        make = {"captured": _captured, "assigned": _assigned, "contacted": _contacted}
+        for name in order:
+            await _project(runtime, make[name](lead_id))
+        assert _facts(await _row(runtime, lead_id)) == ("web", CAPTURED, ASSIGNED, CONTACTED), order
+
+
+async def test_contacted_before_captured_keeps_the_capture_authoritative(runtime: Runtime) -> None:
+    lead_id = str(uuid.uuid4())
+    contact = _contacted(lead_id)
+    contact.ClearField("captured_at")
+    await _project(runtime, contact)
+    row = await _row(runtime, lead_id)
+    assert (row.captured_at, row.first_contact_at, row.channel) == (None, CONTACTED, None)
+    await _project(runtime, _captured(lead_id))
+    assert _facts(await _row(runtime, lead_id)) == ("web", CAPTURED, None, CONTACTED)
+
+
+async def test_only_the_first_contact_and_the_earliest_assignment_count(runtime: Runtime) -> None:
+    lead_id = str(uuid.uuid4())
+    await _project(runtime, _captured(lead_id))
+    await _project(runtime, _contacted(lead_id, first=False, at=CONTACTED - timedelta(minutes=1)))
+    assert (await _row(runtime, lead_id)).first_contact_at is None
+    await _project(runtime, _assigned(lead_id, at=ASSIGNED + timedelta(hours=1)))
+    await _project(runtime, _assigned(lead_id, at=ASSIGNED))
+    await _project(runtime, _contacted(lead_id))
+    await _project(runtime, _contacted(lead_id, at=CONTACTED + timedelta(hours=1)))
+    assert _facts(await _row(runtime, lead_id)) == ("web", CAPTURED, ASSIGNED, CONTACTED)
+
+
+async def test_a_later_contact_alone_projects_nothing(runtime: Runtime) -> None:
+    lead_id = str(uuid.uuid4())
+    await _project(runtime, _contacted(lead_id, first=False))
+    assert await _row(runtime, lead_id) is None
+
+
+class _ClosableConsumer(DurableConsumer):
+    """A DurableConsumer whose pull subscription can be closed after stop (nats-py's drain waits 30 s on it)."""
+
+    subscription: JetStreamContext.PullSubscription | None = None
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        self.subscription = await super().subscribe()
+        return self.subscription
+
+
+async def test_projection_through_jetstream(runtime: Runtime) -> None:
+    assert runtime.js is not None
+    consumers = [
+        _ClosableConsumer(spec, db=runtime.db, inbox=DEFINITION.inbox, js=runtime.js, max_deliver=5)
+        for spec in CONSUMERS
+    ]
+    tasks = [asyncio.create_task(c.run()) for c in consumers]
+    lead_id = str(uuid.uuid4())
+    try:
+        # Published in the worst order: contact first, capture last.
+        for subject, message in [
+            ("crm.lead.contacted", _contacted(lead_id)),
+            ("crm.lead.assigned", _assigned(lead_id)),
+            ("crm.lead.captured", _captured(lead_id)),
+        ]:
+            await runtime.js.publish(subject, message.SerializeToString(), headers={"Nats-Msg-Id": str(uuid.uuid4())})
+        for _ in range(200):
+            row = await _row(runtime, lead_id)
+            if row is not None and None not in _facts(row):
+                break
+            await asyncio.sleep(0.05)
+        assert row is not None
+        assert _facts(row) == ("web", CAPTURED, ASSIGNED, CONTACTED)
+    finally:
+        for c in consumers:
+            c.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*tasks), 5)
+        for c in consumers:
+            if c.subscription is not None:
+                await c.subscription.unsubscribe()
