@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, DateTime, Identity, LargeBinary, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 
+from crm_common.db import service_metadata
+
 
 def outbox_table(metadata: MetaData) -> Table:
     """Events written in the same transaction as the change they announce, until the relay publishes them."""
@@ -33,7 +35,7 @@ def inbox_table(metadata: MetaData) -> Table:
 
 def create_bus_tables(bind: object, schema: str) -> None:
     """Create the outbox and inbox in a schema (called from each service's first migration)."""
-    metadata = MetaData(schema=schema)
+    metadata = service_metadata(schema)  # same constraint names as the services' own metadata
     outbox_table(metadata)
     inbox_table(metadata)
     metadata.create_all(bind)  # type: ignore[arg-type]

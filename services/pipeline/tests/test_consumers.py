@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 
 from crm.events.v1 import lead_events_pb2, pipeline_events_pb2
@@ -90,16 +89,6 @@ async def test_a_later_contact_opens_nothing(runtime: Runtime) -> None:
     assert await _opportunities_of(runtime, lead_id) == []
 
 
-class _ClosableConsumer(DurableConsumer):
-    """A DurableConsumer whose pull subscription can be closed after stop (nats-py's drain waits 30 s on it)."""
-
-    subscription: JetStreamContext.PullSubscription | None = None
-
-    async def subscribe(self) -> JetStreamContext.PullSubscription:
-        self.subscription = await super().subscribe()
-        return self.subscription
-
-
 async def _wait_for(condition: Callable[[], Awaitable[bool]]) -> None:
     """Poll a condition that another task (the consumer) makes true, for up to 10 s."""
     for _ in range(200):
@@ -112,7 +101,7 @@ async def _wait_for(condition: Callable[[], Awaitable[bool]]) -> None:
 async def test_through_jetstream_once_even_when_redelivered(runtime: Runtime) -> None:
     assert runtime.js is not None and runtime.nc is not None and runtime.relay is not None
     spec = lead_contacted_consumer(runtime)
-    consumer = _ClosableConsumer(
+    consumer = DurableConsumer(
         spec, db=runtime.db, inbox=DEFINITION.inbox, js=runtime.js, max_deliver=5, on_committed=runtime.relay.wake
     )
     opened: asyncio.Queue[Msg] = asyncio.Queue()
@@ -166,6 +155,4 @@ async def test_through_jetstream_once_even_when_redelivered(runtime: Runtime) ->
         consumer.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 5)
-        if consumer.subscription is not None:
-            await consumer.subscription.unsubscribe()
         await events_sub.unsubscribe()

@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.message import Message
-from nats.js import JetStreamContext
 
 from crm.events.v1 import lead_events_pb2
 from crm_common.bus.consumer import DurableConsumer, EventMeta
@@ -112,21 +111,10 @@ async def test_a_later_contact_alone_projects_nothing(runtime: Runtime) -> None:
     assert await _row(runtime, lead_id) is None
 
 
-class _ClosableConsumer(DurableConsumer):
-    """A DurableConsumer whose pull subscription can be closed after stop (nats-py's drain waits 30 s on it)."""
-
-    subscription: JetStreamContext.PullSubscription | None = None
-
-    async def subscribe(self) -> JetStreamContext.PullSubscription:
-        self.subscription = await super().subscribe()
-        return self.subscription
-
-
 async def test_projection_through_jetstream(runtime: Runtime) -> None:
     assert runtime.js is not None
     consumers = [
-        _ClosableConsumer(spec, db=runtime.db, inbox=DEFINITION.inbox, js=runtime.js, max_deliver=5)
-        for spec in CONSUMERS
+        DurableConsumer(spec, db=runtime.db, inbox=DEFINITION.inbox, js=runtime.js, max_deliver=5) for spec in CONSUMERS
     ]
     tasks = [asyncio.create_task(c.run()) for c in consumers]
     lead_id = str(uuid.uuid4())
@@ -150,6 +138,3 @@ async def test_projection_through_jetstream(runtime: Runtime) -> None:
             c.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(*tasks), 5)
-        for c in consumers:
-            if c.subscription is not None:
-                await c.subscription.unsubscribe()

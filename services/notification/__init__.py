@@ -1,0 +1,1 @@
+"""Notification service: tells people what they must act on, through pluggable delivery channels."""

@@ -1,0 +1,156 @@
+"""Create a notification and deliver it through its channel, recording every outcome in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crm.events.v1 import notification_events_pb2
+from crm_common.metrics import NOTIFICATIONS
+from notification import domain, repository
+from notification.channels import ChannelAdapter, DeliveryFailed, OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+Stage = Callable[[AsyncConnection, str, Message], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class NotificationRequest:
+    """One notification to create and deliver."""
+
+    idempotency_key: str
+    recipient_id: str
+    channel: str
+    lead_id: str
+    kind: str
+    title: str
+    body: str
+
+
+def _timestamp(at: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(at)
+    return ts
+
+
+async def notify(
+    conn: AsyncConnection,
+    request: NotificationRequest,
+    *,
+    adapter: ChannelAdapter | None,
+    stage: Stage,
+    last_chance: bool,
+) -> uuid.UUID | None:
+    """Create and deliver a notification; None when its idempotency key was already handled.
+
+    A transient failure raises (rolling the whole transaction back) so the caller's delivery is
+    retried, unless `last_chance`: then, like a permanent failure, it ends as `failed` with the
+    reason, so nothing is dropped without a final status.
+    """
+    now = datetime.now(UTC)
+    notification_id = await repository.insert_notification(
+        conn,
+        idempotency_key=request.idempotency_key,
+        recipient_id=request.recipient_id,
+        channel=request.channel,
+        lead_id=request.lead_id,
+        kind=request.kind,
+        status=domain.PENDING,
+        title=request.title,
+        body=request.body,
+        created_at=now,
+    )
+    if notification_id is None:
+        log.info("notification %s already exists; nothing to do", request.idempotency_key)
+        return None
+    if not request.recipient_id:
+        await _fail(conn, notification_id, request, "no recipient: the triggering event names nobody", stage=stage)
+        return notification_id
+    if adapter is None:
+        await _fail(conn, notification_id, request, f"no adapter for channel {request.channel!r}", stage=stage)
+        return notification_id
+
+    message = OutgoingMessage(
+        notification_id=notification_id,
+        idempotency_key=request.idempotency_key,
+        recipient_id=request.recipient_id,
+        title=request.title,
+        body=request.body,
+    )
+    try:
+        # A savepoint, so an adapter that breaks the transaction still leaves it usable for the failure record.
+        async with conn.begin_nested():
+            report = await adapter.deliver(conn, message)
+    except DeliveryFailed as err:
+        if not (err.permanent or last_chance):
+            raise
+        await _attempt_failed(conn, notification_id, request, err.reason, stage=stage)
+        return notification_id
+    except Exception as err:
+        if not last_chance:
+            raise
+        await _attempt_failed(conn, notification_id, request, f"unexpected error: {err}", stage=stage)
+        return notification_id
+
+    at = datetime.now(UTC)
+    await repository.record_attempt(
+        conn, notification_id=notification_id, channel=request.channel, outcome=report.status, detail=report.detail, at=at
+    )
+    if report.status == domain.DELIVERED:
+        await repository.set_status(conn, notification_id=notification_id, status=domain.DELIVERED, delivered_at=at)
+        await stage(
+            conn,
+            "crm.notification.delivered",
+            notification_events_pb2.NotificationDelivered(
+                notification_id=str(notification_id),
+                lead_id=request.lead_id,
+                recipient_id=request.recipient_id,
+                channel=request.channel,
+                delivered_at=_timestamp(at),
+            ),
+        )
+    else:
+        await repository.set_status(conn, notification_id=notification_id, status=domain.SENT)
+    NOTIFICATIONS.labels(request.channel, report.status).inc()
+    return notification_id
+
+
+async def _attempt_failed(
+    conn: AsyncConnection, notification_id: uuid.UUID, request: NotificationRequest, reason: str, *, stage: Stage
+) -> None:
+    await repository.record_attempt(
+        conn, notification_id=notification_id, channel=request.channel, outcome="failed", detail=reason, at=datetime.now(UTC)
+    )
+    await _fail(conn, notification_id, request, reason, stage=stage)
+
+
+async def _fail(
+    conn: AsyncConnection, notification_id: uuid.UUID, request: NotificationRequest, reason: str, *, stage: Stage
+) -> None:
+    """Final status failed, with the reason, announced on crm.notification.failed."""
+    await repository.set_status(conn, notification_id=notification_id, status=domain.FAILED, reason=reason)
+    await stage(
+        conn,
+        "crm.notification.failed",
+        notification_events_pb2.NotificationFailed(
+            notification_id=str(notification_id),
+            lead_id=request.lead_id,
+            recipient_id=request.recipient_id,
+            channel=request.channel,
+            reason=reason,
+            failed_at=_timestamp(datetime.now(UTC)),
+        ),
+    )
+    NOTIFICATIONS.labels(request.channel, domain.FAILED).inc()
+    log.warning(
+        "notification %s failed: %s", notification_id, reason,
+        extra={"notification_id": str(notification_id), "channel": request.channel, "lead_id": request.lead_id},
+    )

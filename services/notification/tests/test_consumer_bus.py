@@ -1,0 +1,111 @@
+"""The lead-assigned consumer through real JetStream: duplicates, replays and the event it publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from sqlalchemy import func, select
+
+from crm.events.v1 import notification_events_pb2
+from crm_common.bus.consumer import DurableConsumer
+from crm_common.service import Runtime
+from notification.app import DEFINITION
+from notification.channels import default_adapters
+from notification.consumers import consumer_specs
+from notification.tables import inbox_messages, notifications
+
+from .helpers import lead_assigned
+
+DURABLE = "notification-lead-assigned"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running_consumer(runtime: Runtime) -> AsyncIterator[DurableConsumer]:
+    assert runtime.js is not None and runtime.relay is not None
+    [spec] = consumer_specs(runtime, default_adapters(), channel="in_app")
+    consumer = DurableConsumer(
+        spec, db=runtime.db, inbox=DEFINITION.inbox, js=runtime.js,
+        max_deliver=runtime.settings.max_deliver, on_committed=runtime.relay.wake,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield consumer
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 5)
+
+
+async def settled(runtime: Runtime) -> bool:
+    """The durable consumer has every message of the stream and none waits for an ack."""
+    assert runtime.js is not None
+    try:
+        info = await runtime.js.consumer_info("CRM_LEAD", DURABLE)
+    except Exception:
+        return False
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def counts(runtime: Runtime, lead_id: str) -> tuple[int, int]:
+    async with runtime.db.connect() as conn:
+        ids = select(notifications.c.id).where(notifications.c.lead_id == lead_id)
+        n = await conn.scalar(select(func.count()).select_from(notifications).where(notifications.c.lead_id == lead_id))
+        m = await conn.scalar(select(func.count()).select_from(inbox_messages).where(inbox_messages.c.notification_id.in_(ids)))
+    return int(n), int(m)
+
+
+async def test_duplicates_are_ignored_replays_change_nothing_and_a_new_event_notifies_again(runtime: Runtime) -> None:
+    assert runtime.js is not None
+    event = lead_assigned(lead_name="Zhang San", company="Acme")
+    first_id, second_id = str(uuid.uuid4()), str(uuid.uuid4())
+    delivered = await runtime.js.pull_subscribe("crm.notification.delivered", stream="CRM_NOTIFICATION")
+
+    async with running_consumer(runtime):
+        acks = [
+            await runtime.js.publish("crm.lead.assigned", event.SerializeToString(), headers={"Nats-Msg-Id": msg_id})
+            for msg_id in (first_id, first_id, second_id)
+        ]
+        # JetStream drops the same Nats-Msg-Id within its window; the consumer's inbox covers redeliveries.
+        assert [bool(a.duplicate) for a in acks] == [False, True, False]
+        await eventually(lambda: settled(runtime))
+        await eventually(lambda: _equals(counts(runtime, event.lead_id), (2, 2)))
+
+    # Replay: the durable consumer is recreated and JetStream redelivers the whole stream to it.
+    await runtime.js.delete_consumer("CRM_LEAD", DURABLE)
+    async with running_consumer(runtime):
+        await eventually(lambda: settled(runtime))
+    assert await counts(runtime, event.lead_id) == (2, 2)
+
+    async with runtime.db.connect() as conn:
+        keys = set(
+            (await conn.scalars(select(notifications.c.idempotency_key).where(notifications.c.lead_id == event.lead_id))).all()
+        )
+    assert keys == {f"{first_id}:in_app", f"{second_id}:in_app"}
+
+    published: list[notification_events_pb2.NotificationDelivered] = []
+
+    async def both_published() -> bool:
+        with contextlib.suppress(TimeoutError):
+            for msg in await delivered.fetch(10, timeout=0.5):
+                await msg.ack()
+                payload = notification_events_pb2.NotificationDelivered.FromString(msg.data)
+                if payload.lead_id == event.lead_id:
+                    published.append(payload)
+        return len(published) >= 2
+
+    await eventually(both_published)
+    assert {p.recipient_id for p in published} == {event.assignee_id}
+    await delivered.unsubscribe()
+
+
+async def _equals(value: Awaitable[tuple[int, int]], expected: tuple[int, int]) -> bool:
+    return await value == expected
