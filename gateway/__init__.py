@@ -1,0 +1,1 @@
+"""The REST edge: authentication, validation and body limits in front of the services' gRPC APIs."""

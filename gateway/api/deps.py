@@ -1,0 +1,117 @@
+"""Dependencies of the routes, as Annotated aliases so that handler signatures read like prose."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from crm.integration.v1 import integration_pb2_grpc
+from crm.lead.v1 import lead_pb2_grpc
+from crm.notification.v1 import notification_pb2_grpc
+from crm.pipeline.v1 import pipeline_pb2_grpc
+from crm.reporting.v1 import reporting_pb2_grpc
+from gateway.core.config import Role
+from gateway.core.errors import Problem
+from gateway.core.peers import Peers
+from gateway.core.security import UNAUTHENTICATED_HEADERS, Caller, forbidden
+
+# Authentication itself happens in RequireApiKey before the body is read; this only documents the scheme.
+_bearer = HTTPBearer(auto_error=False, description="An API key issued to the calling system or person.")
+
+
+def current_caller(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    caller = getattr(request.state, "caller", None)
+    if not isinstance(caller, Caller):
+        raise Problem(401, "a valid API key is required", headers=UNAUTHENTICATED_HEADERS)
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def allow(*roles: Role) -> Callable[[Caller], Caller]:
+    """A dependency that lets through only callers with one of these roles."""
+
+    def check(caller: CallerDep) -> Caller:
+        if caller.role not in roles:
+            raise forbidden(f"the {caller.role} role may not do this")
+        return caller
+
+    return check
+
+
+LeadActorDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.SYSTEM, Role.MANAGER, Role.SALES_REP))]
+WebhookSenderDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.SYSTEM))]
+ReportReaderDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.MANAGER, Role.VIEWER, Role.SYSTEM))]
+AdminDep = Annotated[Caller, Depends(allow(Role.ADMIN))]
+TeamReaderDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.MANAGER, Role.SYSTEM))]
+
+
+def _peers(request: Request) -> Peers:
+    peers: Peers = request.app.state.peers
+    return peers
+
+
+PeersDep = Annotated[Peers, Depends(_peers)]
+
+
+def _lead_client(peers: PeersDep) -> lead_pb2_grpc.LeadServiceStub:
+    return peers.lead
+
+
+def _pipeline_client(peers: PeersDep) -> pipeline_pb2_grpc.PipelineServiceStub:
+    return peers.pipeline
+
+
+def _notification_client(peers: PeersDep) -> notification_pb2_grpc.NotificationServiceStub:
+    return peers.notification
+
+
+def _integration_client(peers: PeersDep) -> integration_pb2_grpc.IntegrationServiceStub:
+    return peers.integration
+
+
+def _reporting_client(peers: PeersDep) -> reporting_pb2_grpc.ReportingServiceStub:
+    return peers.reporting
+
+
+LeadClientDep = Annotated[lead_pb2_grpc.LeadServiceStub, Depends(_lead_client)]
+PipelineClientDep = Annotated[pipeline_pb2_grpc.PipelineServiceStub, Depends(_pipeline_client)]
+NotificationClientDep = Annotated[notification_pb2_grpc.NotificationServiceStub, Depends(_notification_client)]
+IntegrationClientDep = Annotated[integration_pb2_grpc.IntegrationServiceStub, Depends(_integration_client)]
+ReportingClientDep = Annotated[reporting_pb2_grpc.ReportingServiceStub, Depends(_reporting_client)]
+
+
+def _canonical_id(value: str, kind: str) -> str:
+    """Ids are UUIDs everywhere; one that cannot exist is a 404 without asking the service."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise Problem(404, f"no {kind} {value[:64]}") from None
+
+
+def _lead_id(lead_id: Annotated[str, Path(description="The lead's id (a UUID).")]) -> str:
+    return _canonical_id(lead_id, "lead")
+
+
+def _rep_id(rep_id: Annotated[str, Path(description="The rep's id (a UUID).")]) -> str:
+    return _canonical_id(rep_id, "rep")
+
+
+LeadIdDep = Annotated[str, Depends(_lead_id)]
+RepIdDep = Annotated[str, Depends(_rep_id)]
+
+IdempotencyKeyDep = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="A repeat with the same key returns the first result and creates nothing.",
+    ),
+]

@@ -1,0 +1,1 @@
+"""The edge's plumbing: settings, API keys, errors, middleware and peer channels."""

@@ -1,0 +1,55 @@
+"""The FastAPI application: `create_app(settings)` builds it; nothing is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.trace import TracerProvider
+
+from gateway.api.main import api_router
+from gateway.core.config import GatewaySettings
+from gateway.core.errors import install_error_handlers
+from gateway.core.middleware import LimitRequestBody, RecordRequestMetrics, RouteTemplates
+from gateway.core.peers import Peers
+from gateway.core.security import KeyRing, RequireApiKey
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open one channel per peer for the life of the process."""
+    peers = Peers.open(app.state.settings)
+    app.state.peers = peers
+    try:
+        yield
+    finally:
+        await peers.close()
+
+
+def create_app(settings: GatewaySettings, *, tracer_provider: TracerProvider | None = None) -> FastAPI:
+    """The edge's app; serve it wrapped in `LeadTraceContext` so claims and contacts join their lead's trace."""
+    app = FastAPI(
+        title="CRM backbone API",
+        version="1.0.0",
+        description="Capture leads, follow them to the first contact, and read what happened. "
+        "Every /v1 route takes `Authorization: Bearer <API key>`; errors are application/problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keyring = KeyRing(settings.api_keys)
+    app.include_router(api_router)
+    install_error_handlers(app)
+    # Added innermost first: metrics see every answer, the body limit precedes the key check.
+    app.add_middleware(RequireApiKey, keyring=app.state.keyring)
+    app.add_middleware(LimitRequestBody, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RecordRequestMetrics, templates=RouteTemplates(lambda: _route_templates(app)))
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="/healthz,/readyz")
+    return app
+
+
+def _route_templates(app: FastAPI) -> list[str]:
+    """Every route's full path template, in routing order (OpenAPI lists them; the docs routes are added)."""
+    documented = list(app.openapi().get("paths", {}))
+    return documented + [url for url in (app.openapi_url, app.docs_url, app.redoc_url) if url]
