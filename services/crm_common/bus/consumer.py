@@ -24,6 +24,7 @@ from crm_common.db import Database
 from crm_common.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
+EVENT_ID_HEADER = "Crm-Event-Id"
 tracer = trace.get_tracer("crm.bus")
 
 
@@ -123,7 +124,8 @@ class DurableConsumer:
         """Apply one message: skip it if the inbox has it, dead-letter it on its last failed delivery."""
         headers = dict(msg.headers or {})
         meta = msg.metadata
-        event_id = headers.get("Nats-Msg-Id") or f"{meta.stream}:{meta.sequence.stream}"
+        # Crm-Event-Id survives a dead-letter replay, whose Nats-Msg-Id must be new for JetStream to take it.
+        event_id = headers.get(EVENT_ID_HEADER) or headers.get("Nats-Msg-Id") or f"{meta.stream}:{meta.sequence.stream}"
         event = EventMeta(
             event_id=event_id,
             subject=msg.subject,
@@ -171,6 +173,7 @@ class DurableConsumer:
             if event.delivery >= self.max_deliver:
                 dlq_headers = {
                     **headers,
+                    EVENT_ID_HEADER: event.event_id,
                     "Nats-Msg-Id": f"dlq:{self.spec.durable}:{event.event_id}",
                     "Crm-Original-Subject": msg.subject,
                     "Crm-Error": str(err)[:500],

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crm.events.v1 import lead_events_pb2
 from crm_common.bus.catalog import dead_letter_subject
 from crm_common.bus.consumer import ConsumerSpec, DurableConsumer, EventMeta
+from crm_common.bus.dlq import list_dead_letters, replay
 from crm_common.bus.outbox import OutboxRelay, stage_event
 from crm_common.bus.streams import ensure_streams
 from crm_common.bus.tables import create_bus_tables, inbox_table, outbox_table
@@ -181,6 +182,39 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison(bus: Bus
     assert dead[0].headers["Crm-Original-Subject"] == "crm.lead.assigned"
     assert dead[0].headers["Crm-Deliveries"] == "3"
     assert "cannot apply" in dead[0].headers["Crm-Error"]
+
+
+async def test_an_operator_lists_and_replays_dead_letters(bus: Bus) -> None:
+    healthy = False
+    applied: list[str] = []
+
+    async def handler(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
+        if not healthy:
+            raise ValueError("downstream broken")
+        applied.append(meta.event_id)
+
+    def consumer() -> DurableConsumer:
+        spec = ConsumerSpec("test-replay", "crm.lead.assigned", handler)
+        return DurableConsumer(spec, db=bus.db, inbox=bus.inbox, js=bus.js, max_deliver=2)
+
+    await bus.js.publish("crm.lead.assigned", _assigned("r").SerializeToString(), headers={"Nats-Msg-Id": "ev-1"})
+
+    async def dead_lettered() -> bool:
+        return len(await list_dead_letters(bus.js, "test-replay")) == 1
+
+    await _run(consumer(), until=dead_lettered, within=20)
+    [letter] = await list_dead_letters(bus.js, "test-replay")
+    assert (letter.event_id, letter.subject, letter.deliveries) == ("ev-1", "crm.lead.assigned", "2")
+    assert "downstream broken" in letter.error
+
+    healthy = True
+    assert await replay(bus.js, "test-replay") == 1
+    assert await list_dead_letters(bus.js, "test-replay") == []
+
+    async def applied_once() -> bool:
+        return applied == ["ev-1"]
+
+    await _run(consumer(), until=applied_once, within=20)
 
 
 async def test_trace_context_flows_from_producer_to_consumer(bus: Bus) -> None:
