@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TOOLS := .tools
-SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 PROTO_FILES := $(shell find proto -name '*.proto' | sort)
 GEN_DIR := services/crm
 
@@ -26,7 +25,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	# The source roots (services/ for the service packages and generated contracts, the
 	# repository root for gateway/ and tools/) go on sys.path of the virtualenv.
-	printf '%s\n%s\n' "$(CURDIR)/services" "$(CURDIR)" > "$(SITE)/crm-backbone-src.pth"
+	site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+		printf '%s\n%s\n' "$(CURDIR)/services" "$(CURDIR)" > "$$site/crm-backbone-src.pth"
 	touch $@
 
 $(TOOLS)/.installed: tools/package.json tools/package-lock.json tools/install_tools.py | $(VENV)/.installed
