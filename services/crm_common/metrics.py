@@ -56,6 +56,43 @@ WEBHOOKS_RECEIVED = Counter(
 )
 
 
+# Lead routing clocks (lead service): what is waiting, for how long, and what the clocks did.
+LEADS_WAITING = Gauge(
+    "crm_leads_waiting", "Leads currently waiting, by state (unassigned, unclaimed, uncontacted).", ["state"]
+)
+LEAD_OLDEST_WAITING = Gauge("crm_lead_oldest_waiting_seconds", "Age of the oldest lead waiting in a state.", ["state"])
+LEAD_REROUTES = Counter("crm_lead_reroutes_total", "Leads moved from one owner to another, by reason.", ["reason"])
+LEAD_POOL_RETURNS = Counter("crm_lead_pool_returns_total", "Leads returned to the public pool.")
+LEAD_SLA_BREACHES = Counter(
+    "crm_lead_sla_breaches_total", "Lead clocks that ran out, by kind (claim, first_contact).", ["kind"]
+)
+LEADS_QUARANTINED = Counter(
+    "crm_leads_quarantined_total", "Submissions kept in quarantine for failing a business rule, by rule.", ["rule"]
+)
+LEAD_ROUTING_DURATION = Histogram(
+    "crm_lead_routing_decision_seconds",
+    "Time to take one routing decision (rule match and pick).",
+    buckets=LATENCY_BUCKETS,
+)
+
+
+# Notification channels (notification service).
+NOTIFICATION_TOKEN_EXPIRY = Gauge(
+    "crm_notification_token_expiry_seconds",
+    "Seconds until a channel's cached access token expires (negative: expired or none).",
+    ["channel"],
+)
+NOTIFICATION_DELIVERY = Histogram(
+    "crm_notification_delivery_seconds",
+    "Time from the triggering event to delivery, by channel.",
+    ["channel"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+NOTIFICATION_CHANNEL_DEGRADED = Gauge(
+    "crm_notification_channel_degraded", "1 when a notification channel is degraded, else 0.", ["channel"]
+)
+
+
 def observe_with_trace(histogram: Histogram, value: float) -> None:
     """Observe a value with the active trace id as exemplar, so a panel can jump to the trace."""
     trace_id = trace_id_of()

@@ -28,9 +28,13 @@ EVENT_TYPES: dict[str, type[Message]] = {
     "crm.lead.assigned": lead_events_pb2.LeadAssigned,
     "crm.lead.claimed": lead_events_pb2.LeadClaimed,
     "crm.lead.contacted": lead_events_pb2.LeadContacted,
+    "crm.lead.reassigned": lead_events_pb2.LeadReassigned,
+    "crm.lead.escalated": lead_events_pb2.LeadEscalated,
+    "crm.lead.returned_to_pool": lead_events_pb2.LeadReturnedToPool,
     "crm.customer.created": customer_events_pb2.CustomerCreated,
     "crm.notification.delivered": notification_events_pb2.NotificationDelivered,
     "crm.notification.failed": notification_events_pb2.NotificationFailed,
+    "crm.notification.escalated": notification_events_pb2.NotificationEscalated,
     "crm.pipeline.opportunity_opened": pipeline_events_pb2.OpportunityOpened,
     "crm.integration.external_event_received": integration_events_pb2.ExternalEventReceived,
 }

@@ -22,6 +22,9 @@ from crm_common.metrics import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_PENDING
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm.bus")
+_NOTIFIED_KEY = "crm_outbox_notified"
+# The outbox gauges cost a query; refresh them at most this often.
+STATS_INTERVAL_SECONDS = 1.0
 
 
 def notify_channel(schema: str) -> str:
@@ -41,8 +44,12 @@ async def stage_event(
     await conn.execute(
         insert(outbox).values(event_id=event_id, subject=subject, payload=message.SerializeToString(), headers=headers)
     )
-    # NOTIFY is delivered at commit only, so the relay never wakes for an event that is not there yet.
-    await conn.execute(text("SELECT pg_notify(:ch, '')"), {"ch": notify_channel(outbox.schema or "public")})
+    # NOTIFY is delivered at commit only, so the relay never wakes for an event that is not there yet;
+    # one per transaction is enough however many events it stages.
+    transaction = conn.get_transaction()
+    if conn.info.get(_NOTIFIED_KEY) is not transaction:
+        await conn.execute(text("SELECT pg_notify(:ch, '')"), {"ch": notify_channel(outbox.schema or "public")})
+        conn.info[_NOTIFIED_KEY] = transaction
     return event_id
 
 
@@ -60,6 +67,7 @@ class OutboxRelay:
         self.batch_size = 256
         self._wake = asyncio.Event()
         self._stopping = False
+        self._stats_at = float("-inf")
 
     async def run(self) -> None:
         """Relay until stopped; survives NATS and PostgreSQL outages by retrying with backoff."""
@@ -106,10 +114,14 @@ class OutboxRelay:
             if rows:
                 await asyncio.gather(*(self._publish(r.event_id, r.subject, r.payload, r.headers) for r in rows))
                 await conn.execute(delete(o).where(o.c.seq.in_([r.seq for r in rows])))
-            stats = (await conn.execute(select(func.count(), func.min(o.c.created_at)))).one()
-        OUTBOX_PENDING.set(max(stats[0] - len(rows), 0))
-        oldest = stats[1]
-        OUTBOX_LAG.set((datetime.now(UTC) - oldest).total_seconds() if oldest and len(rows) < stats[0] else 0)
+            now = asyncio.get_running_loop().time()
+            if now - self._stats_at >= STATS_INTERVAL_SECONDS:
+                self._stats_at = now
+                stats = (await conn.execute(select(func.count(), func.min(o.c.created_at)))).one()
+                OUTBOX_PENDING.set(max(stats[0] - len(rows), 0))
+                oldest = stats[1]
+                lag = (datetime.now(UTC) - oldest).total_seconds() if oldest and len(rows) < stats[0] else 0
+                OUTBOX_LAG.set(lag)
         return len(rows)
 
     async def _publish(self, event_id: str, subject: str, payload: bytes, stored: dict[str, str]) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import sys
 
+import nats
+from nats.aio.client import RawCredentials
 from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
 
@@ -36,3 +41,36 @@ async def ensure_streams(js: JetStreamContext) -> None:
             log.info("created stream %s for %s", name, subject)
         except BadRequestError as err:  # another replica created it first
             log.debug("stream %s: %s", name, err)
+
+
+async def _declare_from_environment() -> None:
+    """Connect with CRM_NATS_URL (and CRM_NATS_CREDENTIALS) and declare every stream."""
+    url = os.environ.get("CRM_NATS_URL", "")
+    if not url:
+        raise SystemExit("CRM_NATS_URL is not set")
+    credentials = os.environ.get("CRM_NATS_CREDENTIALS", "")
+    nc = await nats.connect(
+        servers=[s.strip() for s in url.split(",")],
+        name="crm-streams",
+        connect_timeout=5,
+        max_reconnect_attempts=3,
+        user_credentials=RawCredentials(credentials) if credentials else None,
+    )
+    try:
+        js = nc.jetstream(timeout=10)
+        await ensure_streams(js)
+        for name in STREAMS:
+            info = await js.stream_info(name)
+            log.info("stream %s ready: %s", name, ", ".join(info.config.subjects or []))
+    finally:
+        await nc.drain()
+
+
+def main() -> None:
+    """`python -m crm_common.bus.streams`: declare the streams once (the chart's hook Job runs this)."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(name)s %(message)s")
+    asyncio.run(_declare_from_environment())
+
+
+if __name__ == "__main__":
+    main()
