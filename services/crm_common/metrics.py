@@ -93,6 +93,20 @@ NOTIFICATION_CHANNEL_DEGRADED = Gauge(
 )
 
 
+# Customer master: data health and matching (customer-master service).
+CUSTOMER_DUPLICATE_RATE = Gauge(
+    "crm_customer_duplicate_rate", "Share of customer source records that were folded into another record."
+)
+CUSTOMER_RECORDS_MISSING = Gauge(
+    "crm_customer_records_missing", "Live customer records missing a field (phone, credit_code).", ["field"]
+)
+CUSTOMER_STALE_RECORDS = Gauge("crm_customer_stale_records", "Live customer records untouched for a year.")
+CUSTOMER_MATCH_DURATION = Histogram(
+    "crm_customer_match_seconds", "Time to find and score the candidates of one record.", buckets=LATENCY_BUCKETS
+)
+CUSTOMER_REVIEW_QUEUE_SIZE = Gauge("crm_customer_review_queue_size", "Uncertain pairs waiting for a steward.")
+
+
 def observe_with_trace(histogram: Histogram, value: float) -> None:
     """Observe a value with the active trace id as exemplar, so a panel can jump to the trace."""
     trace_id = trace_id_of()

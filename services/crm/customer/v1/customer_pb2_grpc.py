@@ -45,6 +45,66 @@ class CustomerServiceStub:
                 request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetCustomerRequest.SerializeToString,
                 response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetCustomerResponse.FromString,
                 _registered_method=True)
+        self.MatchCustomer = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/MatchCustomer',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.MatchCustomerRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.MatchCustomerResponse.FromString,
+                _registered_method=True)
+        self.ListReviews = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/ListReviews',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListReviewsRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListReviewsResponse.FromString,
+                _registered_method=True)
+        self.DecideReview = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/DecideReview',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.DecideReviewRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.DecideReviewResponse.FromString,
+                _registered_method=True)
+        self.MergeCustomers = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/MergeCustomers',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.MergeCustomersRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.MergeCustomersResponse.FromString,
+                _registered_method=True)
+        self.UnmergeCustomers = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/UnmergeCustomers',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.UnmergeCustomersRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.UnmergeCustomersResponse.FromString,
+                _registered_method=True)
+        self.GetHistory = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/GetHistory',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetHistoryRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetHistoryResponse.FromString,
+                _registered_method=True)
+        self.UpdateCustomerField = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/UpdateCustomerField',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.UpdateCustomerFieldRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.UpdateCustomerFieldResponse.FromString,
+                _registered_method=True)
+        self.FileChangeRequest = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/FileChangeRequest',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.FileChangeRequestRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.FileChangeRequestResponse.FromString,
+                _registered_method=True)
+        self.ReassignSteward = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/ReassignSteward',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ReassignStewardRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ReassignStewardResponse.FromString,
+                _registered_method=True)
+        self.GetDataHealth = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/GetDataHealth',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetDataHealthRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetDataHealthResponse.FromString,
+                _registered_method=True)
+        self.GetMatchRules = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/GetMatchRules',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetMatchRulesRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetMatchRulesResponse.FromString,
+                _registered_method=True)
+        self.SetMatchRules = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/SetMatchRules',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -65,6 +125,90 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MatchCustomer(self, request, context):
+        """MatchCustomer scores the candidates for a record without writing anything.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviews(self, request, context):
+        """ListReviews lists the uncertain pairs waiting for a steward.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideReview(self, request, context):
+        """DecideReview accepts (merges), rejects (remembers as distinct) or defers a review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeCustomers(self, request, context):
+        """MergeCustomers folds one customer into another, keeping every source record.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmergeCustomers(self, request, context):
+        """UnmergeCustomers undoes a merge: records and their links return as they were.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHistory(self, request, context):
+        """GetHistory lists every change to a customer, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCustomerField(self, request, context):
+        """UpdateCustomerField changes one field; golden fields only by their owning role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FileChangeRequest(self, request, context):
+        """FileChangeRequest asks the owning role to change a golden field.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReassignSteward(self, request, context):
+        """ReassignSteward moves every account stewarded by one rep to another (a rep's departure).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDataHealth(self, request, context):
+        """GetDataHealth returns the duplicate rate, missing fields and stale records.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMatchRules(self, request, context):
+        """GetMatchRules returns the weights, thresholds and rules in force.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetMatchRules(self, request, context):
+        """SetMatchRules replaces the weights, thresholds and rules.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +221,66 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.GetCustomer,
                     request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetCustomerRequest.FromString,
                     response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetCustomerResponse.SerializeToString,
+            ),
+            'MatchCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.MatchCustomer,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.MatchCustomerRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.MatchCustomerResponse.SerializeToString,
+            ),
+            'ListReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviews,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListReviewsRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'DecideReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideReview,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.DecideReviewRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.DecideReviewResponse.SerializeToString,
+            ),
+            'MergeCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeCustomers,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.MergeCustomersRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.MergeCustomersResponse.SerializeToString,
+            ),
+            'UnmergeCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmergeCustomers,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.UnmergeCustomersRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.UnmergeCustomersResponse.SerializeToString,
+            ),
+            'GetHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHistory,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetHistoryRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetHistoryResponse.SerializeToString,
+            ),
+            'UpdateCustomerField': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCustomerField,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.UpdateCustomerFieldRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.UpdateCustomerFieldResponse.SerializeToString,
+            ),
+            'FileChangeRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileChangeRequest,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.FileChangeRequestRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.FileChangeRequestResponse.SerializeToString,
+            ),
+            'ReassignSteward': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReassignSteward,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ReassignStewardRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ReassignStewardResponse.SerializeToString,
+            ),
+            'GetDataHealth': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDataHealth,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetDataHealthRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetDataHealthResponse.SerializeToString,
+            ),
+            'GetMatchRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMatchRules,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetMatchRulesRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetMatchRulesResponse.SerializeToString,
+            ),
+            'SetMatchRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMatchRules,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +338,330 @@ class CustomerService:
             '/crm.customer.v1.CustomerService/GetCustomer',
             crm_dot_customer_dot_v1_dot_customer__pb2.GetCustomerRequest.SerializeToString,
             crm_dot_customer_dot_v1_dot_customer__pb2.GetCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MatchCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/MatchCustomer',
+            crm_dot_customer_dot_v1_dot_customer__pb2.MatchCustomerRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.MatchCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/ListReviews',
+            crm_dot_customer_dot_v1_dot_customer__pb2.ListReviewsRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/DecideReview',
+            crm_dot_customer_dot_v1_dot_customer__pb2.DecideReviewRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.DecideReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/MergeCustomers',
+            crm_dot_customer_dot_v1_dot_customer__pb2.MergeCustomersRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.MergeCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmergeCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/UnmergeCustomers',
+            crm_dot_customer_dot_v1_dot_customer__pb2.UnmergeCustomersRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.UnmergeCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/GetHistory',
+            crm_dot_customer_dot_v1_dot_customer__pb2.GetHistoryRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.GetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCustomerField(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/UpdateCustomerField',
+            crm_dot_customer_dot_v1_dot_customer__pb2.UpdateCustomerFieldRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.UpdateCustomerFieldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileChangeRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/FileChangeRequest',
+            crm_dot_customer_dot_v1_dot_customer__pb2.FileChangeRequestRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.FileChangeRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReassignSteward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/ReassignSteward',
+            crm_dot_customer_dot_v1_dot_customer__pb2.ReassignStewardRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.ReassignStewardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDataHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/GetDataHealth',
+            crm_dot_customer_dot_v1_dot_customer__pb2.GetDataHealthRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.GetDataHealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMatchRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/GetMatchRules',
+            crm_dot_customer_dot_v1_dot_customer__pb2.GetMatchRulesRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.GetMatchRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMatchRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/SetMatchRules',
+            crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#crm/events/v1/customer_events.proto\x12\rcrm.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\x0f\x43ustomerCreated\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x12\n\nsource_ref\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#crm/events/v1/customer_events.proto\x12\rcrm.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"j\n\x0f\x43ustomerCreated\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x12\n\nsource_ref\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"r\n\x0e\x43ustomerMerged\x12\x10\n\x08merge_id\x18\x01 \x01(\t\x12\x13\n\x0bsurvivor_id\x18\x02 \x01(\t\x12\x11\n\tmerged_id\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\x10\x43ustomerUnmerged\x12\x10\n\x08merge_id\x18\x01 \x01(\t\x12\x13\n\x0bsurvivor_id\x18\x02 \x01(\t\x12\x13\n\x0brestored_id\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x0f\x43ustomerUpdated\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CUSTOMERCREATED']._serialized_start=87
   _globals['_CUSTOMERCREATED']._serialized_end=193
+  _globals['_CUSTOMERMERGED']._serialized_start=195
+  _globals['_CUSTOMERMERGED']._serialized_end=309
+  _globals['_CUSTOMERUNMERGED']._serialized_start=311
+  _globals['_CUSTOMERUNMERGED']._serialized_end=429
+  _globals['_CUSTOMERUPDATED']._serialized_start=431
+  _globals['_CUSTOMERUPDATED']._serialized_end=524
 # @@protoc_insertion_point(module_scope)

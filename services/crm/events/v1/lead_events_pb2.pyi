@@ -83,3 +83,53 @@ class LeadContacted(_message.Message):
     captured_at: _timestamp_pb2.Timestamp
     contacted_at: _timestamp_pb2.Timestamp
     def __init__(self, lead_id: _Optional[str] = ..., rep_id: _Optional[str] = ..., channel: _Optional[str] = ..., first_contact: _Optional[bool] = ..., customer_id: _Optional[str] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., contacted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LeadReassigned(_message.Message):
+    __slots__ = ("lead_id", "from_rep_id", "to_rep_id", "reason", "manager_id", "lead_name", "company", "at")
+    LEAD_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_REP_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_REP_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEAD_NAME_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    lead_id: str
+    from_rep_id: str
+    to_rep_id: str
+    reason: str
+    manager_id: str
+    lead_name: str
+    company: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, lead_id: _Optional[str] = ..., from_rep_id: _Optional[str] = ..., to_rep_id: _Optional[str] = ..., reason: _Optional[str] = ..., manager_id: _Optional[str] = ..., lead_name: _Optional[str] = ..., company: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LeadEscalated(_message.Message):
+    __slots__ = ("lead_id", "rep_id", "manager_id", "kind", "reason", "deadline_at", "at")
+    LEAD_ID_FIELD_NUMBER: _ClassVar[int]
+    REP_ID_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_AT_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    lead_id: str
+    rep_id: str
+    manager_id: str
+    kind: str
+    reason: str
+    deadline_at: _timestamp_pb2.Timestamp
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, lead_id: _Optional[str] = ..., rep_id: _Optional[str] = ..., manager_id: _Optional[str] = ..., kind: _Optional[str] = ..., reason: _Optional[str] = ..., deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LeadReturnedToPool(_message.Message):
+    __slots__ = ("lead_id", "rep_id", "reason", "at")
+    LEAD_ID_FIELD_NUMBER: _ClassVar[int]
+    REP_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    lead_id: str
+    rep_id: str
+    reason: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, lead_id: _Optional[str] = ..., rep_id: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'crm/events/v1/notification_events.proto\x12\rcrm.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x01\n\x15NotificationDelivered\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x14\n\x0crecipient_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x30\n\x0c\x64\x65livered_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa4\x01\n\x12NotificationFailed\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x14\n\x0crecipient_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12-\n\tfailed_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'crm/events/v1/notification_events.proto\x12\rcrm.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x01\n\x15NotificationDelivered\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x14\n\x0crecipient_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x30\n\x0c\x64\x65livered_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa4\x01\n\x12NotificationFailed\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x14\n\x0crecipient_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12-\n\tfailed_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd3\x01\n\x15NotificationEscalated\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x14\n\x0crecipient_id\x18\x03 \x01(\t\x12\x14\n\x0c\x65scalated_to\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\"\n\x1a\x65scalation_notification_id\x18\x06 \x01(\t\x12\x30\n\x0c\x65scalated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,4 +36,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NOTIFICATIONDELIVERED']._serialized_end=246
   _globals['_NOTIFICATIONFAILED']._serialized_start=249
   _globals['_NOTIFICATIONFAILED']._serialized_end=413
+  _globals['_NOTIFICATIONESCALATED']._serialized_start=416
+  _globals['_NOTIFICATIONESCALATED']._serialized_end=627
 # @@protoc_insertion_point(module_scope)

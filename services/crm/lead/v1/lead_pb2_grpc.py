@@ -95,6 +95,61 @@ class LeadServiceStub:
                 request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListRoutingRulesRequest.SerializeToString,
                 response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListRoutingRulesResponse.FromString,
                 _registered_method=True)
+        self.UpdateTeam = channel.unary_unary(
+                '/crm.lead.v1.LeadService/UpdateTeam',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.UpdateTeamRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.UpdateTeamResponse.FromString,
+                _registered_method=True)
+        self.UpdateRep = channel.unary_unary(
+                '/crm.lead.v1.LeadService/UpdateRep',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.UpdateRepRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.UpdateRepResponse.FromString,
+                _registered_method=True)
+        self.ValidateRoutingRules = channel.unary_unary(
+                '/crm.lead.v1.LeadService/ValidateRoutingRules',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ValidateRoutingRulesRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ValidateRoutingRulesResponse.FromString,
+                _registered_method=True)
+        self.PublishRoutingRules = channel.unary_unary(
+                '/crm.lead.v1.LeadService/PublishRoutingRules',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.PublishRoutingRulesRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.PublishRoutingRulesResponse.FromString,
+                _registered_method=True)
+        self.DryRunRouting = channel.unary_unary(
+                '/crm.lead.v1.LeadService/DryRunRouting',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.DryRunRoutingRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.DryRunRoutingResponse.FromString,
+                _registered_method=True)
+        self.ExplainRouting = channel.unary_unary(
+                '/crm.lead.v1.LeadService/ExplainRouting',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ExplainRoutingRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ExplainRoutingResponse.FromString,
+                _registered_method=True)
+        self.ReassignLead = channel.unary_unary(
+                '/crm.lead.v1.LeadService/ReassignLead',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ReassignLeadRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ReassignLeadResponse.FromString,
+                _registered_method=True)
+        self.ListQuarantine = channel.unary_unary(
+                '/crm.lead.v1.LeadService/ListQuarantine',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListQuarantineRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListQuarantineResponse.FromString,
+                _registered_method=True)
+        self.ReleaseQuarantined = channel.unary_unary(
+                '/crm.lead.v1.LeadService/ReleaseQuarantined',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ReleaseQuarantinedRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ReleaseQuarantinedResponse.FromString,
+                _registered_method=True)
+        self.ListPool = channel.unary_unary(
+                '/crm.lead.v1.LeadService/ListPool',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListPoolRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListPoolResponse.FromString,
+                _registered_method=True)
+        self.ClaimFromPool = channel.unary_unary(
+                '/crm.lead.v1.LeadService/ClaimFromPool',
+                request_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ClaimFromPoolRequest.SerializeToString,
+                response_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ClaimFromPoolResponse.FromString,
+                _registered_method=True)
 
 
 class LeadServiceServicer:
@@ -185,6 +240,83 @@ class LeadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateTeam(self, request, context):
+        """UpdateTeam sets a team's manager, calendar and territories.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateRep(self, request, context):
+        """UpdateRep sets a rep's capacity, weight, skills, leave and holding limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ValidateRoutingRules(self, request, context):
+        """ValidateRoutingRules checks a whole rule set without storing it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishRoutingRules(self, request, context):
+        """PublishRoutingRules validates a whole rule set and makes it the live version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DryRunRouting(self, request, context):
+        """DryRunRouting replays recent (or posted) leads through a draft rule set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExplainRouting(self, request, context):
+        """ExplainRouting returns every routing decision taken for a lead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReassignLead(self, request, context):
+        """ReassignLead moves a lead to another rep by hand.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuarantine(self, request, context):
+        """ListQuarantine lists submissions kept for failing a business rule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseQuarantined(self, request, context):
+        """ReleaseQuarantined turns a quarantined submission into a lead and routes it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPool(self, request, context):
+        """ListPool lists the public pool with contact details masked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimFromPool(self, request, context):
+        """ClaimFromPool gives a pooled lead to a rep under their holding limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LeadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -247,6 +379,61 @@ def add_LeadServiceServicer_to_server(servicer, server):
                     servicer.ListRoutingRules,
                     request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListRoutingRulesRequest.FromString,
                     response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListRoutingRulesResponse.SerializeToString,
+            ),
+            'UpdateTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTeam,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.UpdateTeamRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.UpdateTeamResponse.SerializeToString,
+            ),
+            'UpdateRep': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRep,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.UpdateRepRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.UpdateRepResponse.SerializeToString,
+            ),
+            'ValidateRoutingRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidateRoutingRules,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ValidateRoutingRulesRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ValidateRoutingRulesResponse.SerializeToString,
+            ),
+            'PublishRoutingRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishRoutingRules,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.PublishRoutingRulesRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.PublishRoutingRulesResponse.SerializeToString,
+            ),
+            'DryRunRouting': grpc.unary_unary_rpc_method_handler(
+                    servicer.DryRunRouting,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.DryRunRoutingRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.DryRunRoutingResponse.SerializeToString,
+            ),
+            'ExplainRouting': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainRouting,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ExplainRoutingRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ExplainRoutingResponse.SerializeToString,
+            ),
+            'ReassignLead': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReassignLead,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ReassignLeadRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ReassignLeadResponse.SerializeToString,
+            ),
+            'ListQuarantine': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuarantine,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListQuarantineRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListQuarantineResponse.SerializeToString,
+            ),
+            'ReleaseQuarantined': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseQuarantined,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ReleaseQuarantinedRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ReleaseQuarantinedResponse.SerializeToString,
+            ),
+            'ListPool': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPool,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListPoolRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ListPoolResponse.SerializeToString,
+            ),
+            'ClaimFromPool': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimFromPool,
+                    request_deserializer=crm_dot_lead_dot_v1_dot_lead__pb2.ClaimFromPoolRequest.FromString,
+                    response_serializer=crm_dot_lead_dot_v1_dot_lead__pb2.ClaimFromPoolResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -574,6 +761,303 @@ class LeadService:
             '/crm.lead.v1.LeadService/ListRoutingRules',
             crm_dot_lead_dot_v1_dot_lead__pb2.ListRoutingRulesRequest.SerializeToString,
             crm_dot_lead_dot_v1_dot_lead__pb2.ListRoutingRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/UpdateTeam',
+            crm_dot_lead_dot_v1_dot_lead__pb2.UpdateTeamRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.UpdateTeamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/UpdateRep',
+            crm_dot_lead_dot_v1_dot_lead__pb2.UpdateRepRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.UpdateRepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidateRoutingRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/ValidateRoutingRules',
+            crm_dot_lead_dot_v1_dot_lead__pb2.ValidateRoutingRulesRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.ValidateRoutingRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishRoutingRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/PublishRoutingRules',
+            crm_dot_lead_dot_v1_dot_lead__pb2.PublishRoutingRulesRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.PublishRoutingRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DryRunRouting(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/DryRunRouting',
+            crm_dot_lead_dot_v1_dot_lead__pb2.DryRunRoutingRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.DryRunRoutingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainRouting(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/ExplainRouting',
+            crm_dot_lead_dot_v1_dot_lead__pb2.ExplainRoutingRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.ExplainRoutingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReassignLead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/ReassignLead',
+            crm_dot_lead_dot_v1_dot_lead__pb2.ReassignLeadRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.ReassignLeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuarantine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/ListQuarantine',
+            crm_dot_lead_dot_v1_dot_lead__pb2.ListQuarantineRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.ListQuarantineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseQuarantined(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/ReleaseQuarantined',
+            crm_dot_lead_dot_v1_dot_lead__pb2.ReleaseQuarantinedRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.ReleaseQuarantinedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/ListPool',
+            crm_dot_lead_dot_v1_dot_lead__pb2.ListPoolRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.ListPoolResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimFromPool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.lead.v1.LeadService/ClaimFromPool',
+            crm_dot_lead_dot_v1_dot_lead__pb2.ClaimFromPoolRequest.SerializeToString,
+            crm_dot_lead_dot_v1_dot_lead__pb2.ClaimFromPoolResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,66 @@ class NotificationServiceStub:
                 request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListInboxRequest.SerializeToString,
                 response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListInboxResponse.FromString,
                 _registered_method=True)
+        self.SendNotification = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/SendNotification',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.SendNotificationRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.SendNotificationResponse.FromString,
+                _registered_method=True)
+        self.PutChannel = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/PutChannel',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutChannelRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutChannelResponse.FromString,
+                _registered_method=True)
+        self.GetChannel = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/GetChannel',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetChannelRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetChannelResponse.FromString,
+                _registered_method=True)
+        self.ListChannels = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/ListChannels',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelsRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelsResponse.FromString,
+                _registered_method=True)
+        self.ListChannelHealth = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/ListChannelHealth',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelHealthRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelHealthResponse.FromString,
+                _registered_method=True)
+        self.PutTemplate = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/PutTemplate',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutTemplateRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutTemplateResponse.FromString,
+                _registered_method=True)
+        self.GetTemplate = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/GetTemplate',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetTemplateRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetTemplateResponse.FromString,
+                _registered_method=True)
+        self.ListTemplates = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/ListTemplates',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListTemplatesRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListTemplatesResponse.FromString,
+                _registered_method=True)
+        self.PutRecipient = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/PutRecipient',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutRecipientRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutRecipientResponse.FromString,
+                _registered_method=True)
+        self.GetRecipient = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/GetRecipient',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetRecipientRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetRecipientResponse.FromString,
+                _registered_method=True)
+        self.PutEscalationChain = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/PutEscalationChain',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutEscalationChainRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutEscalationChainResponse.FromString,
+                _registered_method=True)
+        self.GetEscalationChain = channel.unary_unary(
+                '/crm.notification.v1.NotificationService/GetEscalationChain',
+                request_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetEscalationChainRequest.SerializeToString,
+                response_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetEscalationChainResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationServiceServicer:
@@ -77,6 +137,90 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendNotification(self, request, context):
+        """SendNotification asks for one notification to a recipient; a repeated idempotency key returns the first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutChannel(self, request, context):
+        """PutChannel creates or replaces a delivery channel (credentials are referenced, never stored).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetChannel(self, request, context):
+        """GetChannel returns one channel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChannels(self, request, context):
+        """ListChannels lists every channel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChannelHealth(self, request, context):
+        """ListChannelHealth reports each channel's health as last probed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutTemplate(self, request, context):
+        """PutTemplate validates and saves a template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTemplate(self, request, context):
+        """GetTemplate returns one template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTemplates(self, request, context):
+        """ListTemplates lists every template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutRecipient(self, request, context):
+        """PutRecipient creates or replaces a recipient's addresses, quiet hours and fallback chain.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRecipient(self, request, context):
+        """GetRecipient returns one recipient.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutEscalationChain(self, request, context):
+        """PutEscalationChain sets a team's escalation chain.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEscalationChain(self, request, context):
+        """GetEscalationChain returns a team's escalation chain.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +238,66 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.ListInbox,
                     request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListInboxRequest.FromString,
                     response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListInboxResponse.SerializeToString,
+            ),
+            'SendNotification': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendNotification,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.SendNotificationRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.SendNotificationResponse.SerializeToString,
+            ),
+            'PutChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutChannel,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutChannelRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutChannelResponse.SerializeToString,
+            ),
+            'GetChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetChannel,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetChannelRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetChannelResponse.SerializeToString,
+            ),
+            'ListChannels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChannels,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelsRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelsResponse.SerializeToString,
+            ),
+            'ListChannelHealth': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChannelHealth,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelHealthRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelHealthResponse.SerializeToString,
+            ),
+            'PutTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutTemplate,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutTemplateRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutTemplateResponse.SerializeToString,
+            ),
+            'GetTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTemplate,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetTemplateRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetTemplateResponse.SerializeToString,
+            ),
+            'ListTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTemplates,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListTemplatesRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.ListTemplatesResponse.SerializeToString,
+            ),
+            'PutRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutRecipient,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutRecipientRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutRecipientResponse.SerializeToString,
+            ),
+            'GetRecipient': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecipient,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetRecipientRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetRecipientResponse.SerializeToString,
+            ),
+            'PutEscalationChain': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutEscalationChain,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutEscalationChainRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.PutEscalationChainResponse.SerializeToString,
+            ),
+            'GetEscalationChain': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEscalationChain,
+                    request_deserializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetEscalationChainRequest.FromString,
+                    response_serializer=crm_dot_notification_dot_v1_dot_notification__pb2.GetEscalationChainResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +382,330 @@ class NotificationService:
             '/crm.notification.v1.NotificationService/ListInbox',
             crm_dot_notification_dot_v1_dot_notification__pb2.ListInboxRequest.SerializeToString,
             crm_dot_notification_dot_v1_dot_notification__pb2.ListInboxResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendNotification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/SendNotification',
+            crm_dot_notification_dot_v1_dot_notification__pb2.SendNotificationRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.SendNotificationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/PutChannel',
+            crm_dot_notification_dot_v1_dot_notification__pb2.PutChannelRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.PutChannelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/GetChannel',
+            crm_dot_notification_dot_v1_dot_notification__pb2.GetChannelRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.GetChannelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChannels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/ListChannels',
+            crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelsRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChannelHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/ListChannelHealth',
+            crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelHealthRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.ListChannelHealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/PutTemplate',
+            crm_dot_notification_dot_v1_dot_notification__pb2.PutTemplateRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.PutTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/GetTemplate',
+            crm_dot_notification_dot_v1_dot_notification__pb2.GetTemplateRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.GetTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/ListTemplates',
+            crm_dot_notification_dot_v1_dot_notification__pb2.ListTemplatesRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.ListTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/PutRecipient',
+            crm_dot_notification_dot_v1_dot_notification__pb2.PutRecipientRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.PutRecipientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecipient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/GetRecipient',
+            crm_dot_notification_dot_v1_dot_notification__pb2.GetRecipientRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.GetRecipientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutEscalationChain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/PutEscalationChain',
+            crm_dot_notification_dot_v1_dot_notification__pb2.PutEscalationChainRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.PutEscalationChainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEscalationChain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.notification.v1.NotificationService/GetEscalationChain',
+            crm_dot_notification_dot_v1_dot_notification__pb2.GetEscalationChainRequest.SerializeToString,
+            crm_dot_notification_dot_v1_dot_notification__pb2.GetEscalationChainResponse.FromString,
             options,
             channel_credentials,
             insecure,
