@@ -7,14 +7,18 @@ TOOLS := .tools
 PROTO_FILES := $(shell find proto -name '*.proto' | sort)
 GEN_DIR := services/crm
 
-.PHONY: help install dev test test-unit test-journey lint proto proto-check check chart-check bench clean
+.PHONY: help install dev test test-unit test-journey lint proto proto-check check chart-check bench clean \
+	dashboards chart-readme telemetry-check observability-check
 
 help:
 	@echo "make dev          run the whole system locally (embedded PostgreSQL, nats-server, every service)"
 	@echo "make test         run every test (unit tests per service, then the journey tests)"
 	@echo "make lint         buf lint the protos, ruff the Python"
 	@echo "make proto        regenerate the Python code from proto/ into $(GEN_DIR)"
-	@echo "make check        generated code is fresh, the Helm chart renders, lints and validates"
+	@echo "make check        generated code is fresh, the Helm chart renders, lints and validates, alerts pass"
+	@echo "                  promtool tests, every dashboard query works against Prometheus on the local stack"
+	@echo "make dashboards   regenerate the Grafana dashboards (tools/dashboards) into the chart"
+	@echo "make chart-readme regenerate the chart README's values table from values.schema.json"
 	@echo "make bench        run the throughput benchmark on a local stack"
 
 install: $(VENV)/.installed $(TOOLS)/.installed
@@ -51,10 +55,24 @@ proto: $(VENV)/.installed
 proto-check: $(VENV)/.installed
 	$(PY) tools/gen_proto.py --check $(GEN_DIR)
 
-check: install proto-check chart-check
+check: install proto-check chart-check telemetry-check observability-check
 
 chart-check: install
 	$(PY) -m tools.chart_check
+
+# The metric and span attribute registry agrees with crm_common/metrics.py and the code.
+telemetry-check: install
+	$(PY) -m tools.telemetry_registry
+
+# Every dashboard panel and alert query against a real Prometheus scraping the local stack under load.
+observability-check: install
+	$(PY) -m tools.observability_check
+
+dashboards: $(VENV)/.installed
+	$(PY) -m tools.dashboards
+
+chart-readme: $(VENV)/.installed
+	$(PY) -m tools.chart_readme
 
 bench: install
 	$(PY) -m tools.bench.lead_throughput

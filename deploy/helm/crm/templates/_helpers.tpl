@@ -68,8 +68,10 @@ which run before the ConfigMap exists). The entry's `env` wins over the computed
   valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
 - name: K8S_NODE_NAME
   valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+- name: K8S_POD_UID
+  valueFrom: {fieldRef: {fieldPath: metadata.uid}}
 - name: OTEL_RESOURCE_ATTRIBUTES
-  value: {{ printf "k8s.pod.name=$(K8S_POD_NAME),k8s.namespace.name=$(K8S_NAMESPACE_NAME),k8s.node.name=$(K8S_NODE_NAME),service.version=%s" .root.Chart.AppVersion | quote }}
+  value: {{ printf "k8s.pod.name=$(K8S_POD_NAME),k8s.pod.uid=$(K8S_POD_UID),k8s.namespace.name=$(K8S_NAMESPACE_NAME),k8s.node.name=$(K8S_NODE_NAME),service.instance.id=$(K8S_POD_UID),service.namespace=%s,service.version=%s" .root.Release.Namespace .root.Chart.AppVersion | quote }}
 {{- with .svc.databaseSecret }}
 - name: CRM_DATABASE_URL
   valueFrom:
@@ -177,4 +179,24 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- end }}
+
+{{/* The service's autoscaling settings: its own `autoscaling` over the chart-wide defaults (YAML). */}}
+{{- define "crm.autoscaling" -}}
+{{- $merged := merge (deepCopy (.svc.autoscaling | default dict)) (deepCopy .root.Values.autoscaling) }}
+{{- if not $merged.enabled }}{{ $_ := set $merged "enabled" false }}{{ end }}
+{{- toYaml $merged }}
+{{- end }}
+
+{{/* The service's PodDisruptionBudget settings: its own over the chart-wide defaults (YAML). */}}
+{{- define "crm.pdb" -}}
+{{- toYaml (merge (deepCopy (.svc.podDisruptionBudget | default dict)) (deepCopy .root.Values.podDisruptionBudget)) }}
+{{- end }}
+
+{{/* NetworkPolicy peer selecting one service's pods in this release. */}}
+{{- define "crm.peer" -}}
+- podSelector:
+    matchLabels:
+      app.kubernetes.io/name: {{ .name }}
+      app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end }}
