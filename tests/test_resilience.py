@@ -61,11 +61,11 @@ def _capture_eventually(client: httpx.Client, key: str, body: dict, idem: str) -
 def test_restarts_of_nats_and_postgresql_lose_nothing(stack: Stack) -> None:
     url, key = stack.info["gateway_url"], stack.api_key
     with httpx.Client(base_url=url, timeout=15) as client:
-        before = _capture_eventually(client, key, {"phone": "13600000001"}, str(uuid.uuid4()))
+        before = _capture_eventually(client, key, {"name": "陈静", "phone": "13600000001"}, str(uuid.uuid4()))
         stack.restart_service("nats")
-        during_nats = _capture_eventually(client, key, {"phone": "13600000002"}, str(uuid.uuid4()))
+        during_nats = _capture_eventually(client, key, {"name": "陈静", "phone": "13600000002"}, str(uuid.uuid4()))
         stack.restart_service("postgres")
-        after_pg = _capture_eventually(client, key, {"phone": "13600000003"}, str(uuid.uuid4()))
+        after_pg = _capture_eventually(client, key, {"name": "陈静", "phone": "13600000003"}, str(uuid.uuid4()))
 
         def all_notified() -> bool:
             steps = [
