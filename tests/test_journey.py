@@ -125,7 +125,10 @@ def test_every_span_of_a_lead_shares_one_trace(api: httpx.Client, stack: Stack, 
         services = {s.service for s in spans}
         routes = {s.attributes.get("http.route") for s in spans if s.kind == "SERVER" and s.service == "gateway"}
         wanted = {"process crm.lead.assigned", "process crm.lead.contacted", "process crm.notification.delivered"}
-        return spans if expected_services <= services and wanted <= names and expected_routes <= routes else None
+        ids = {s.span_id for s in spans}
+        parents_in = all(s.parent_span_id in ids for s in spans if s.kind == "CONSUMER")
+        done = expected_services <= services and wanted <= names and expected_routes <= routes and parents_in
+        return spans if done else None
 
     # Asserted by waiting: the edge's spans of all three requests, and every service, arrive in this trace.
     spans = wait_until(complete, timeout=30)
