@@ -7,7 +7,7 @@ TOOLS := .tools
 PROTO_FILES := $(shell find proto -name '*.proto' | sort)
 GEN_DIR := services/crm
 
-.PHONY: help install dev test test-unit test-journey lint proto proto-check check chart-check bench clean \
+.PHONY: help install dev test test-unit test-journey lint proto proto-check check chart-check bench bench-matching clean \
 	dashboards chart-readme telemetry-check observability-check
 
 help:
@@ -76,6 +76,12 @@ chart-readme: $(VENV)/.installed
 
 bench: install
 	$(PY) -m tools.bench.lead_throughput
+
+# Matching quality beside splink and recordlinkage (the `bench` extra), and speed on 1M accounts.
+bench-matching: install
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m tools.bench.matching_quality
+	$(PY) -m tools.bench.matching_speed
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .dev

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.api.routes import health, leads, reports, reps, webhooks
+from gateway.api.routes import customers, health, leads, reports, reps, routing, webhooks
+from gateway.api.routes import notifications as notification_admin
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -12,3 +13,6 @@ api_router.include_router(leads.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(reports.router)
 api_router.include_router(reps.router)
+api_router.include_router(routing.router)
+api_router.include_router(notification_admin.router)
+api_router.include_router(customers.router)

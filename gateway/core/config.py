@@ -21,6 +21,8 @@ class Role(StrEnum):
     MANAGER = "manager"
     SALES_REP = "sales_rep"
     VIEWER = "viewer"
+    # Owns the customer master's golden fields (name, credit code, primary phone, first cooperation date).
+    CUSTOMER_SUCCESS_DIRECTOR = "customer_success_director"
 
 
 class ApiKey(BaseModel):

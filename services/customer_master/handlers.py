@@ -1,17 +1,30 @@
-"""gRPC CustomerService: translates requests to the resolution and repository calls, rows to messages."""
+"""gRPC CustomerService: translates requests to the resolution, stewardship and repository calls."""
 
 from __future__ import annotations
 
-import uuid
+import json
 
 import grpc
 
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
-from crm_common.errors import NotFound
+from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from customer_master import repository
-from customer_master.convert import customer_message
-from customer_master.resolution import ResolveRequest, resolve_customer
+from customer_master import repository, stewardship
+from customer_master.convert import change_message, customer_message, review_message, to_json
+from customer_master.domain import normalize_email, normalize_phone
+from customer_master.matching import Record
+from customer_master.resolution import (
+    MATCH_RULES_KEY,
+    ResolveRequest,
+    credit_code_violations,
+    load_rules,
+    resolve_customer,
+    scored_candidates,
+)
+from customer_master.settings import CustomerMasterSettings
+from customer_master.stewardship import Actor, parse_id
+
+REVIEW_STATUSES = ("pending", "deferred", "accepted", "rejected")
 
 
 class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
@@ -19,6 +32,8 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        settings = runtime.settings
+        self.settings = settings if isinstance(settings, CustomerMasterSettings) else CustomerMasterSettings()
 
     async def ResolveCustomer(
         self, request: customer_pb2.ResolveCustomerRequest, context: grpc.aio.ServicerContext
@@ -31,23 +46,187 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
                 phone=request.phone,
                 email=request.email,
                 source_ref=request.source_ref,
+                credit_code=request.credit_code,
             ),
         )
         return customer_pb2.ResolveCustomerResponse(
             customer=customer_message(resolution.customer),
             created=resolution.created,
             matched_on=resolution.matched_on,
+            review_id=resolution.review_id,
+            explanation=to_json(resolution.explanation),
         )
 
     async def GetCustomer(
         self, request: customer_pb2.GetCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.GetCustomerResponse:
-        try:
-            customer_id = uuid.UUID(request.customer_id)
-        except ValueError:
-            raise NotFound(f"customer {request.customer_id!r} not found") from None
+        customer_id = parse_id(request.customer_id, "customer")
         async with self.runtime.db.connect() as conn:
             row = await repository.get_customer(conn, customer_id=customer_id)
         if row is None:
             raise NotFound(f"customer {request.customer_id!r} not found")
         return customer_pb2.GetCustomerResponse(customer=customer_message(row))
+
+    async def MatchCustomer(
+        self, request: customer_pb2.MatchCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.MatchCustomerResponse:
+        violations = credit_code_violations(request.credit_code)
+        if not any((request.company, request.phone, request.email, request.credit_code)):
+            violations.append(FieldViolation("company", "at least one of company, phone, email or credit_code"))
+        if violations:
+            raise InvalidArgument(violations)
+        query = Record(
+            company=request.company,
+            credit_code=request.credit_code,
+            phone=normalize_phone(request.phone) or "",
+            email=normalize_email(request.email) or "",
+            contact=request.name,
+        )
+        async with self.runtime.db.transaction() as conn:
+            found = await scored_candidates(conn, query, await load_rules(conn), limit=max(request.limit, 0) or 10)
+        return customer_pb2.MatchCustomerResponse(
+            candidates=[
+                customer_pb2.Candidate(
+                    customer=customer_message(c.row),
+                    score=c.result.score,
+                    decision=c.result.decision,
+                    explanation=to_json(c.result.explanation()),
+                )
+                for c in found[: request.limit or 10]
+            ]
+        )
+
+    async def ListReviews(
+        self, request: customer_pb2.ListReviewsRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.ListReviewsResponse:
+        status = request.status or "pending"
+        if status not in REVIEW_STATUSES:
+            raise InvalidArgument([FieldViolation("status", f"must be one of {', '.join(REVIEW_STATUSES)}")])
+        async with self.runtime.db.connect() as conn:
+            rows = await repository.list_reviews(conn, status=status, limit=min(request.limit or 100, 1000))
+        return customer_pb2.ListReviewsResponse(reviews=[review_message(r) for r in rows])
+
+    async def DecideReview(
+        self, request: customer_pb2.DecideReviewRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.DecideReviewResponse:
+        review_id = parse_id(request.review_id, "review")
+        async with self.runtime.db.transaction() as conn:
+            review, merge_id = await stewardship.decide_review(
+                self.runtime,
+                conn,
+                review_id=review_id,
+                decision=request.decision,
+                actor=Actor(request.actor_id, reason=request.reason),
+            )
+        return customer_pb2.DecideReviewResponse(review=review_message(review), merge_id=merge_id)
+
+    async def MergeCustomers(
+        self, request: customer_pb2.MergeCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.MergeCustomersResponse:
+        survivor_id = parse_id(request.survivor_id, "customer")
+        merged_id = parse_id(request.merged_id, "customer")
+        async with self.runtime.db.transaction() as conn:
+            merge, survivor = await stewardship.merge_customers(
+                self.runtime,
+                conn,
+                survivor_id=survivor_id,
+                merged_id=merged_id,
+                actor=Actor(request.actor_id, reason=request.reason),
+            )
+        return customer_pb2.MergeCustomersResponse(merge_id=str(merge.id), survivor=customer_message(survivor))
+
+    async def UnmergeCustomers(
+        self, request: customer_pb2.UnmergeCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.UnmergeCustomersResponse:
+        merge_id = parse_id(request.merge_id, "merge")
+        async with self.runtime.db.transaction() as conn:
+            survivor, restored = await stewardship.unmerge(
+                self.runtime, conn, merge_id=merge_id, actor=Actor(request.actor_id, reason=request.reason)
+            )
+        return customer_pb2.UnmergeCustomersResponse(
+            survivor=customer_message(survivor), restored=customer_message(restored)
+        )
+
+    async def GetHistory(
+        self, request: customer_pb2.GetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.GetHistoryResponse:
+        customer_id = parse_id(request.customer_id, "customer")
+        async with self.runtime.db.connect() as conn:
+            if await repository.get_customer(conn, customer_id=customer_id) is None:
+                raise NotFound(f"customer {customer_id} not found")
+            rows = await repository.list_changes(conn, customer_id=customer_id)
+        return customer_pb2.GetHistoryResponse(changes=[change_message(r) for r in rows])
+
+    async def UpdateCustomerField(
+        self, request: customer_pb2.UpdateCustomerFieldRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.UpdateCustomerFieldResponse:
+        customer_id = parse_id(request.customer_id, "customer")
+        async with self.runtime.db.transaction() as conn:
+            row = await stewardship.update_field(
+                self.runtime,
+                conn,
+                customer_id=customer_id,
+                field=request.field,
+                value=request.value,
+                actor=Actor(request.actor_id, request.actor_role, request.reason),
+                owners=self.settings.golden_owners(),
+            )
+        return customer_pb2.UpdateCustomerFieldResponse(customer=customer_message(row))
+
+    async def FileChangeRequest(
+        self, request: customer_pb2.FileChangeRequestRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.FileChangeRequestResponse:
+        customer_id = parse_id(request.customer_id, "customer")
+        async with self.runtime.db.transaction() as conn:
+            request_id = await stewardship.file_change_request(
+                conn,
+                customer_id=customer_id,
+                field=request.field,
+                value=request.value,
+                actor=Actor(request.actor_id, reason=request.reason),
+            )
+        return customer_pb2.FileChangeRequestResponse(change_request_id=str(request_id))
+
+    async def ReassignSteward(
+        self, request: customer_pb2.ReassignStewardRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.ReassignStewardResponse:
+        async with self.runtime.db.transaction() as conn:
+            moved = await stewardship.reassign_steward(
+                conn,
+                from_rep_id=request.from_rep_id,
+                to_rep_id=request.to_rep_id,
+                actor=Actor(request.actor_id, reason="steward reassigned"),
+            )
+        return customer_pb2.ReassignStewardResponse(reassigned=moved)
+
+    async def GetDataHealth(
+        self, request: customer_pb2.GetDataHealthRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.GetDataHealthResponse:
+        if request.stale_after_days < 0:
+            raise InvalidArgument([FieldViolation("stale_after_days", "must not be negative")])
+        async with self.runtime.db.connect() as conn:
+            health = await stewardship.data_health(
+                conn, stale_after_days=request.stale_after_days or self.settings.stale_after_days
+            )
+        return customer_pb2.GetDataHealthResponse(**health.__dict__)
+
+    async def GetMatchRules(
+        self, request: customer_pb2.GetMatchRulesRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.GetMatchRulesResponse:
+        async with self.runtime.db.connect() as conn:
+            rules = await load_rules(conn)
+        return customer_pb2.GetMatchRulesResponse(rules_json=to_json(rules.to_dict()))
+
+    async def SetMatchRules(
+        self, request: customer_pb2.SetMatchRulesRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.SetMatchRulesResponse:
+        try:
+            data = json.loads(request.rules_json)
+        except ValueError:
+            raise InvalidArgument([FieldViolation("rules_json", "must be a JSON object")]) from None
+        if not isinstance(data, dict):
+            raise InvalidArgument([FieldViolation("rules_json", "must be a JSON object")])
+        rules = stewardship.parse_rules(data)
+        async with self.runtime.db.transaction() as conn:
+            await repository.put_setting(conn, key=MATCH_RULES_KEY, value=rules.to_dict(), updated_by=request.actor_id)
+        return customer_pb2.SetMatchRulesResponse(rules_json=to_json(rules.to_dict()))

@@ -1,23 +1,37 @@
-"""Resolving the customer behind a lead: match on the strongest key, or create the customer."""
+"""Resolving the customer behind a lead: exact keys first, then scored candidates from the blocked search."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import customer_events_pb2
-from crm_common.errors import InvalidArgument
-from crm_common.metrics import CUSTOMERS_RESOLVED
+from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.metrics import CUSTOMER_MATCH_DURATION, CUSTOMERS_RESOLVED
 from crm_common.service import Runtime
 from customer_master import repository
 from customer_master.convert import to_timestamp
 from customer_master.domain import match_keys, validate_keys
+from customer_master.matching import (
+    AUTO_MATCH,
+    REVIEW,
+    MatchResult,
+    MatchRules,
+    Record,
+    normalize_credit_code,
+    score_pair,
+    valid_credit_code,
+)
+from customer_master.names import normalize_company_name
 
 log = logging.getLogger(__name__)
 
 CUSTOMER_CREATED = "crm.customer.created"
+MATCH_RULES_KEY = "match_rules"
 
 
 @dataclass(frozen=True)
@@ -29,51 +43,122 @@ class ResolveRequest:
     phone: str = ""
     email: str = ""
     source_ref: str = ""
+    credit_code: str = ""
 
 
 @dataclass(frozen=True)
 class Resolution:
-    """The customer found or created, and how."""
+    """The customer found or created, and how; review_id when the pair awaits a steward."""
 
     customer: Row
     created: bool
     matched_on: str
+    review_id: str = ""
+    explanation: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoredCandidate:
+    """An existing customer and how it compares with the record asked about."""
+
+    row: Row
+    result: MatchResult
+
+
+def record_of(row: Row) -> Record:
+    """The matching view of a customers row."""
+    return Record(
+        company=row.company or "",
+        credit_code=row.credit_code or "",
+        phone=row.phone_e164 or "",
+        email=row.email_normalized or "",
+        contact=row.name or "",
+    )
+
+
+def credit_code_violations(code: str) -> list[FieldViolation]:
+    """A credit code given must carry its GB 32100-2015 check character."""
+    if code and not valid_credit_code(code):
+        return [FieldViolation("credit_code", "is not a valid unified social credit code (GB 32100-2015)")]
+    return []
+
+
+async def load_rules(conn: AsyncConnection) -> MatchRules:
+    """The match rules an administrator stored, or the defaults."""
+    stored = await repository.get_setting(conn, key=MATCH_RULES_KEY)
+    return MatchRules.from_dict(stored) if stored else MatchRules()
+
+
+async def scored_candidates(
+    conn: AsyncConnection, query: Record, rules: MatchRules, *, limit: int = 50, exclude: Row | None = None
+) -> list[ScoredCandidate]:
+    """Candidates from the blocked search, scored and sorted best first; pairs declared distinct are left out."""
+    started = time.perf_counter()
+    company = normalize_company_name(query.company) if query.company else None
+    code = normalize_credit_code(query.credit_code)
+    rows = await repository.find_candidates(
+        conn,
+        company_grams=company.grams if company else [],
+        company_latin=company.latin if company else None,
+        phone=query.phone or None,
+        email=query.email or None,
+        credit_code=code if valid_credit_code(code) else None,
+        limit=limit,
+        exclude=exclude.id if exclude is not None else None,
+    )
+    distinct = await repository.rejected_partners(conn, customer_id=exclude.id) if exclude is not None else set()
+    scored = [ScoredCandidate(row, score_pair(query, record_of(row), rules)) for row in rows if row.id not in distinct]
+    scored.sort(key=lambda c: c.result.score, reverse=True)
+    CUSTOMER_MATCH_DURATION.observe(time.perf_counter() - started)
+    return scored
 
 
 async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolution:
-    """Find the customer by phone, then email, then company; create it (and announce it) when none matches."""
+    """Exact keys, then scored candidates: auto-match, or create and queue the best uncertain pair for review."""
     keys = match_keys(phone=request.phone, email=request.email, company=request.company)
-    violations = validate_keys(keys)
+    code = normalize_credit_code(request.credit_code)
+    violations = validate_keys(keys) if not code else []
+    violations += credit_code_violations(code)
     if violations:
         raise InvalidArgument(violations)
+    lock_names = keys.lock_names() + ([f"customer_master:credit_code:{code}"] if code else [])
     async with runtime.db.transaction() as conn:
         # Locks on every key first: a concurrent resolve sharing any key waits, then finds what this one made.
-        await repository.lock_keys(conn, lock_names=keys.lock_names())
+        await repository.lock_keys(conn, lock_names=sorted(lock_names))
         customer, matched_on = None, ""
-        for key, value in keys.present():
+        exact = ([("credit_code", code)] if code else []) + keys.present()
+        for key, value in exact:
             customer = await repository.find_customer_by_key(conn, key=key, value=value)
             if customer is not None:
                 matched_on = key
                 break
-        created = customer is None
+        query = Record(
+            company=request.company,
+            credit_code=code,
+            phone=keys.phone or "",
+            email=keys.email or "",
+            contact=request.name,
+        )
+        best: ScoredCandidate | None = None
         if customer is None:
-            customer = await repository.insert_customer(
-                conn,
-                name=request.name.strip(),
-                company=request.company.strip() or None,
-                company_normalized=keys.company,
-                phone_e164=keys.phone,
-                email_normalized=keys.email,
-            )
-            await runtime.stage(
-                conn,
-                CUSTOMER_CREATED,
-                customer_events_pb2.CustomerCreated(
-                    customer_id=str(customer.id),
-                    source_ref=request.source_ref,
-                    created_at=to_timestamp(customer.created_at),
-                ),
-            )
+            candidates = await scored_candidates(conn, query, await load_rules(conn))
+            best = next((c for c in candidates if c.result.decision in (AUTO_MATCH, REVIEW)), None)
+            if best is not None and best.result.decision == AUTO_MATCH:
+                customer, matched_on = best.row, "fuzzy"
+        created = customer is None
+        review_id = ""
+        if customer is None:
+            customer = await _create(runtime, conn, request, keys.phone, keys.email, keys.company, code)
+            if best is not None:
+                # Capture never waits for a human: the new record stands until a steward merges it.
+                review = await repository.insert_review(
+                    conn,
+                    customer_id=customer.id,
+                    candidate_id=best.row.id,
+                    score=best.result.score,
+                    explanation=best.result.explanation(),
+                )
+                review_id = str(review.id)
         if request.source_ref:
             await repository.record_source(
                 conn,
@@ -92,7 +177,47 @@ async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolut
             "customer_id": str(customer.id),
             "customer_created": created,
             "matched_on": matched_on,
+            "review_id": review_id,
             "source_ref": request.source_ref,
         },
     )
-    return Resolution(customer=customer, created=created, matched_on=matched_on)
+    return Resolution(
+        customer=customer,
+        created=created,
+        matched_on=matched_on,
+        review_id=review_id,
+        explanation=best.result.explanation() if best is not None else {},
+    )
+
+
+async def _create(
+    runtime: Runtime,
+    conn: AsyncConnection,
+    request: ResolveRequest,
+    phone: str | None,
+    email: str | None,
+    company_key: str | None,
+    code: str,
+) -> Row:
+    company = request.company.strip()
+    customer = await repository.insert_customer(
+        conn,
+        name=request.name.strip(),
+        company=company or None,
+        company_normalized=company_key,
+        phone_e164=phone,
+        email_normalized=email,
+        credit_code=code or None,
+        company_latin=normalize_company_name(company).latin or None if company else None,
+        company_grams=normalize_company_name(company).grams if company else None,
+    )
+    await runtime.stage(
+        conn,
+        CUSTOMER_CREATED,
+        customer_events_pb2.CustomerCreated(
+            customer_id=str(customer.id),
+            source_ref=request.source_ref,
+            created_at=to_timestamp(customer.created_at),
+        ),
+    )
+    return customer

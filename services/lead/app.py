@@ -9,6 +9,7 @@ import grpc
 from crm.lead.v1 import lead_pb2_grpc
 from crm_common.service import Runtime, ServiceDefinition, Wiring
 from lead import tables
+from lead.clocks import run_clocks
 from lead.consumers import CONSUMERS
 from lead.handlers import LeadServicer
 from lead.journey import sweep_waiting_leads
@@ -25,7 +26,7 @@ DEFINITION = ServiceDefinition(
 
 
 async def build(runtime: Runtime) -> Wiring:
-    """Servicer, consumers and the sweeper that finishes what capture could not."""
+    """Servicer, consumers, the sweeper that finishes what capture could not, and the lead clocks."""
     servicer = LeadServicer(runtime)
 
     def register(server: grpc.aio.Server) -> None:
@@ -34,4 +35,7 @@ async def build(runtime: Runtime) -> Wiring:
     async def sweeper() -> None:
         await sweep_waiting_leads(runtime)
 
-    return Wiring(register=register, consumers=CONSUMERS, background=[sweeper])
+    async def clocks() -> None:
+        await run_clocks(runtime)
+
+    return Wiring(register=register, consumers=CONSUMERS, background=[sweeper, clocks])

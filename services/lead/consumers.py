@@ -6,7 +6,7 @@ from datetime import UTC
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from crm.events.v1 import notification_events_pb2
+from crm.events.v1 import notification_events_pb2, pipeline_events_pb2
 from crm_common.bus.consumer import ConsumerSpec, EventMeta
 from lead import repository as repo
 
@@ -22,4 +22,19 @@ async def on_notification_delivered(
     await repo.add_timeline(conn, lead_id=lead_id, step="notified", at=at, detail=message.channel)
 
 
-CONSUMERS = [ConsumerSpec("lead-notification-delivered", "crm.notification.delivered", on_notification_delivered)]
+async def on_opportunity_opened(
+    conn: AsyncConnection, message: pipeline_events_pb2.OpportunityOpened, meta: EventMeta
+) -> None:
+    """The lead became an opportunity: it stops counting against its owner's capacity and its clock stops."""
+    lead_id = repo.parse_id(message.lead_id)
+    if lead_id is None or await repo.get_lead(conn, lead_id=lead_id) is None:
+        return
+    at = message.opened_at.ToDatetime(tzinfo=UTC) if message.HasField("opened_at") else meta.published_at
+    await repo.set_converted(conn, lead_id=lead_id, at=at)
+    await repo.add_timeline(conn, lead_id=lead_id, step="converted", at=at, detail=message.opportunity_id)
+
+
+CONSUMERS = [
+    ConsumerSpec("lead-notification-delivered", "crm.notification.delivered", on_notification_delivered),
+    ConsumerSpec("lead-opportunity-opened", "crm.pipeline.opportunity_opened", on_opportunity_opened),
+]

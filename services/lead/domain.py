@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from phonenumbers import NumberParseException, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneNumberType, geocoder
 
 from crm.lead.v1 import lead_pb2
 from crm_common.errors import FieldViolation, InvalidArgument
@@ -51,8 +51,10 @@ class CleanLead:
     product_interest: str = ""
     notes: str = ""
     source: dict[str, str] = field(default_factory=dict)
+    customer_tier: str = ""
+    location_inferred: bool = False
 
-    def routing_fields(self, customer_id: str | None) -> dict[str, str]:
+    def routing_fields(self, customer_id: str | None, *, has_owner: bool = False) -> dict[str, str]:
         """The values routing rules test."""
         return {
             "province": self.province,
@@ -61,6 +63,8 @@ class CleanLead:
             "product_interest": self.product_interest,
             "channel": self.source.get("channel", DEFAULT_CHANNEL),
             "customer_id": customer_id or "",
+            "customer_tier": self.customer_tier,
+            "has_owner": "true" if has_owner else "false",
         }
 
 
@@ -108,6 +112,7 @@ def validate_lead(data: lead_pb2.LeadInput, *, region: str) -> CleanLead:
     if not CHANNEL_PATTERN.match(channel):
         violations.append(FieldViolation("source.channel", "must be a lower-case identifier such as web_form or wecom"))
     lead.source["channel"] = channel
+    lead.customer_tier = _clean_text(data.customer_tier)[:50]
 
     phone = data.phone.strip()
     email = data.email.strip()
@@ -125,7 +130,124 @@ def validate_lead(data: lead_pb2.LeadInput, *, region: str) -> CleanLead:
             violations.append(FieldViolation("email", str(err)))
     if violations:
         raise InvalidArgument(violations)
+    if lead.phone_e164 and not (lead.province and lead.city):
+        infer_location(lead)
     return lead
+
+
+# Provincial-level divisions as the geocoder names them (it writes 新疆乌鲁木齐市, 江苏省连云港市, 北京市).
+PROVINCES = (
+    "北京",
+    "天津",
+    "上海",
+    "重庆",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "内蒙古",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
+)
+_DIVISION_SUFFIX = re.compile(r"^(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)")
+
+
+def split_place(place: str) -> tuple[str, str]:
+    """(province, city) of a geocoder description; a municipality is its own city; ("", "") when unknown."""
+    province = next((p for p in PROVINCES if place.startswith(p)), "")
+    if not province:
+        return "", ""
+    rest = _DIVISION_SUFFIX.sub("", place[len(province) :])
+    city = re.sub(r"市$", "", rest) or province
+    return province, city
+
+
+def infer_location(lead: CleanLead) -> None:
+    """Fill province and city from a Chinese number's geocoding, marking the lead's location as inferred."""
+    number = phonenumbers.parse(lead.phone_e164)
+    if number.country_code != 86:
+        return
+    province, city = split_place(geocoder.description_for_number(number, "zh") or "")
+    if not province:
+        return
+    inferred = False
+    if not lead.province:
+        lead.province, inferred = province, True
+    if not lead.city and lead.province == province:
+        lead.city, inferred = city, True
+    lead.location_inferred = inferred
+
+
+# What makes a lead worth more: its channel (weight, configurable), how complete it is, what it wants.
+COMPLETENESS_FIELDS = ("name", "phone_e164", "email", "company", "province", "city", "industry")
+
+
+def score_lead(lead: CleanLead, channel_weights: Mapping[str, float], default_weight: float) -> dict[str, float]:
+    """The parts of a lead's score (their sum, rounded, is the score; at most about 100)."""
+    weight = channel_weights.get(lead.source.get("channel", DEFAULT_CHANNEL), default_weight)
+    filled = sum(1 for name in COMPLETENESS_FIELDS if getattr(lead, name))
+    completeness = 40.0 * filled / len(COMPLETENESS_FIELDS)
+    if lead.location_inferred:
+        completeness -= 2.0  # an inferred place is a guess, not something the prospect told us
+    return {
+        "channel": round(20.0 * weight, 2),
+        "completeness": round(completeness, 2),
+        "product_interest": 25.0 if lead.product_interest else 0.0,
+    }
+
+
+def quarantine_reasons(
+    lead: CleanLead, *, blocked_email_domains: Sequence[str], blocked_phones: Sequence[str]
+) -> list[str]:
+    """Business rules a well-formed submission can still fail (it is then kept, never dropped)."""
+    reasons = []
+    domain = lead.email.rsplit("@", 1)[-1].lower() if lead.email else ""
+    if domain and domain in {d.lower() for d in blocked_email_domains}:
+        reasons.append(f"email domain {domain} is on the block list (disposable or competitor)")
+    if lead.phone_e164 and lead.phone_e164 in blocked_phones:
+        reasons.append("phone number is on the block list")
+    lowered = lead.name.lower()
+    if lowered in {"test", "testing", "asdf", "测试", "测试测试"} or lowered.startswith("test "):
+        reasons.append("looks like a test submission (name)")
+    return reasons
+
+
+def mask_phone(e164: str) -> str:
+    """+8613812345678 -> +86138****5678."""
+    if len(e164) < 8:
+        return "*" * len(e164)
+    return e164[:-8] + "****" + e164[-4:]
+
+
+def mask_email(email: str) -> str:
+    """zhang.wei@example.com -> z***@example.com."""
+    if "@" not in email:
+        return ""
+    local, domain = email.split("@", 1)
+    return f"{local[:1]}***@{domain}"
 
 
 def rule_matches(conditions: Mapping[str, Sequence[str]], fields: Mapping[str, str]) -> bool:

@@ -6,23 +6,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+from google.protobuf.json_format import MessageToDict, ParseDict
 from sqlalchemy import Row
 
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from lead import journey
+from lead import journey, rules_admin
 from lead import repository as repo
-from lead.domain import validate_conditions, validate_lead
-from lead.journey import ts
+from lead.domain import mask_email, mask_phone, validate_conditions, validate_lead
+from lead.timestamps import ts
 
 STATUS = {
     "new": lead_pb2.LEAD_STATUS_NEW,
     "assigned": lead_pb2.LEAD_STATUS_ASSIGNED,
     "claimed": lead_pb2.LEAD_STATUS_CLAIMED,
     "contacted": lead_pb2.LEAD_STATUS_CONTACTED,
+    "pool": lead_pb2.LEAD_STATUS_POOL,
 }
-STRATEGIES = {lead_pb2.ROUTING_STRATEGY_ROUND_ROBIN: "round_robin"}
+STRATEGIES = rules_admin.STRATEGY_NAMES
 
 
 def lead_message(row: Row[Any], timeline: list[Row[Any]]) -> lead_pb2.Lead:
@@ -57,21 +59,58 @@ def lead_message(row: Row[Any], timeline: list[Row[Any]]) -> lead_pb2.Lead:
         claimed_at=ts(row.claimed_at),
         first_contact_at=ts(row.first_contact_at),
         timeline=[lead_pb2.TimelineEntry(step=t.step, at=ts(t.at), detail=t.detail) for t in timeline],
+        score=row.score,
+        score_parts=row.score_parts,
+        location_inferred=row.location_inferred,
+        claim_deadline_at=ts(row.claim_deadline_at) if row.status == "assigned" else None,
+        first_contact_deadline_at=ts(row.contact_deadline_at),
+        pool_return_at=ts(row.pool_return_at) if row.status in ("claimed", "contacted") else None,
+        team_id=row.team_id or "",
+        touches=row.touches,
     )
 
 
-def rep_message(row: Row[Any]) -> lead_pb2.Rep:
-    return lead_pb2.Rep(id=row.id, name=row.name, team_id=row.team_id, active=row.active, email=row.email)
-
-
-def rule_message(row: Row[Any]) -> lead_pb2.RoutingRule:
-    return lead_pb2.RoutingRule(
+def rep_message(row: Row[Any], open_leads: int = 0) -> lead_pb2.Rep:
+    return lead_pb2.Rep(
         id=row.id,
         name=row.name,
-        priority=row.priority,
-        conditions={k: lead_pb2.StringList(values=v) for k, v in row.conditions.items()},
         team_id=row.team_id,
-        strategy=lead_pb2.ROUTING_STRATEGY_ROUND_ROBIN,
+        active=row.active,
+        email=row.email,
+        capacity=row.capacity,
+        skills=row.skills,
+        weight=row.weight,
+        on_leave=row.on_leave,
+        leave_until=ts(row.leave_until),
+        holding_limit=row.holding_limit,
+        open_leads=open_leads,
+    )
+
+
+def team_message(row: Row[Any]) -> lead_pb2.Team:
+    cal = row.calendar
+    return lead_pb2.Team(
+        id=row.id,
+        name=row.name,
+        manager_id=row.manager_id,
+        calendar=ParseDict(cal, lead_pb2.WorkCalendar()) if cal else None,
+        territories=row.territories,
+    )
+
+
+rule_message = rules_admin.rule_message
+
+
+def quarantine_message(row: Row[Any]) -> lead_pb2.QuarantinedSubmission:
+    data = lead_pb2.LeadInput()
+    ParseDict(row.input, data, ignore_unknown_fields=True)
+    return lead_pb2.QuarantinedSubmission(
+        id=row.id,
+        input=data,
+        reasons=row.reasons,
+        status=row.status,
+        received_at=ts(row.received_at),
+        released_lead_id=row.released_lead_id or "",
     )
 
 
@@ -94,8 +133,13 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         key = request.idempotency_key.strip() or None
         if key is not None and len(key) > 200:
             raise InvalidArgument([FieldViolation("idempotency_key", "must be at most 200 characters")])
-        lead_id, created = await journey.capture(self.runtime, lead, key)
-        return lead_pb2.CaptureLeadResponse(lead=await self._load(lead_id), created=created)
+        captured = await journey.capture(self.runtime, lead, key, request.lead)
+        if captured.quarantine is not None and captured.lead_id is None:
+            return lead_pb2.CaptureLeadResponse(quarantined=True, quarantine=quarantine_message(captured.quarantine))
+        assert captured.lead_id is not None
+        return lead_pb2.CaptureLeadResponse(
+            lead=await self._load(captured.lead_id), created=captured.created, duplicate=captured.duplicate
+        )
 
     async def GetLead(self, request: lead_pb2.GetLeadRequest, context: grpc.aio.ServicerContext) -> Any:
         return lead_pb2.GetLeadResponse(lead=await self._load(request.lead_id))
@@ -128,12 +172,12 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
             row = await repo.insert_team(conn, name=name, at=datetime.now(UTC))
         if row is None:
             raise InvalidArgument([FieldViolation("name", f"a team named {name!r} exists already")])
-        return lead_pb2.CreateTeamResponse(team=lead_pb2.Team(id=row.id, name=row.name))
+        return lead_pb2.CreateTeamResponse(team=team_message(row))
 
     async def ListTeams(self, request: lead_pb2.ListTeamsRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self.runtime.db.connect() as conn:
             rows = await repo.list_teams(conn)
-        return lead_pb2.ListTeamsResponse(teams=[lead_pb2.Team(id=r.id, name=r.name) for r in rows])
+        return lead_pb2.ListTeamsResponse(teams=[team_message(r) for r in rows])
 
     async def CreateRep(self, request: lead_pb2.CreateRepRequest, context: grpc.aio.ServicerContext) -> Any:
         violations = []
@@ -154,13 +198,25 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
 
     async def ListReps(self, request: lead_pb2.ListRepsRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self.runtime.db.connect() as conn:
-            rows = await repo.list_reps(conn, team_id=repo.parse_id(request.team_id) if request.team_id else None)
-        return lead_pb2.ListRepsResponse(reps=[rep_message(r) for r in rows])
+            team_id = repo.parse_id(request.team_id) if request.team_id else None
+            rows = await repo.list_reps(conn, team_id=team_id)
+            loads = {
+                r.id: r.open_leads for r in await repo.reps_with_load(conn, team_ids=[team_id] if team_id else None)
+            }
+        return lead_pb2.ListRepsResponse(reps=[rep_message(r, loads.get(r.id, 0)) for r in rows])
 
     async def SetRepActive(self, request: lead_pb2.SetRepActiveRequest, context: grpc.aio.ServicerContext) -> Any:
         rep_id = repo.parse_id(request.rep_id)
+        if rep_id is None:
+            raise NotFound(f"rep {request.rep_id} not found")
+        if not request.active:
+            successor = repo.parse_id(request.successor_rep_id) if request.successor_rep_id else None
+            if request.successor_rep_id and successor is None:
+                raise InvalidArgument([FieldViolation("successor_rep_id", "must name another, active rep")])
+            row, moved = await journey.deactivate(self.runtime, rep_id, successor)
+            return lead_pb2.SetRepActiveResponse(rep=rep_message(row), moved_leads=moved)
         async with self.runtime.db.transaction() as conn:
-            row = await repo.set_rep_active(conn, rep_id=rep_id, active=request.active) if rep_id else None
+            row = await repo.set_rep_active(conn, rep_id=rep_id, active=True)
         if row is None:
             raise NotFound(f"rep {request.rep_id} not found")
         return lead_pb2.SetRepActiveResponse(rep=rep_message(row))
@@ -188,9 +244,11 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
                 priority=rule.priority,
                 conditions=conditions,
                 team_id=team_id,
-                strategy="round_robin",
+                strategy=STRATEGIES.get(rule.strategy, "round_robin"),
                 at=datetime.now(UTC),
+                extra=rules_admin.extra_columns(rule),
             )
+            await rules_admin.snapshot(conn, at=datetime.now(UTC), by="PutRoutingRule")
         return lead_pb2.PutRoutingRuleResponse(rule=rule_message(row))
 
     async def ListRoutingRules(
@@ -198,4 +256,126 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
     ) -> Any:
         async with self.runtime.db.connect() as conn:
             rows = await repo.list_rules(conn)
-        return lead_pb2.ListRoutingRulesResponse(rules=[rule_message(r) for r in rows])
+            version = await repo.live_version(conn)
+        return lead_pb2.ListRoutingRulesResponse(rules=[rule_message(r) for r in rows], version=version)
+
+    async def UpdateTeam(self, request: lead_pb2.UpdateTeamRequest, context: grpc.aio.ServicerContext) -> Any:
+        team_id = repo.parse_id(request.team_id)
+        values: dict[str, Any] = {}
+        if request.HasField("calendar"):
+            calendar = MessageToDict(request.calendar, preserving_proto_field_name=True)
+            problems = rules_admin.calendar_problems(calendar)
+            if problems:
+                raise InvalidArgument([FieldViolation("calendar", p) for p in problems])
+            values["calendar"] = calendar
+        elif request.clear_calendar:
+            values["calendar"] = None
+        if request.HasField("manager_id"):
+            if len(request.manager_id) > 200:
+                raise InvalidArgument([FieldViolation("manager_id", "must be at most 200 characters")])
+            values["manager_id"] = request.manager_id.strip()
+        if request.replace_territories:
+            values["territories"] = [t.strip() for t in request.territories if t.strip()]
+        async with self.runtime.db.transaction() as conn:
+            row = None
+            if team_id:
+                row = await repo.update_team(conn, team_id=team_id, **values) if values else None
+                row = row or await repo.get_team(conn, team_id=team_id)
+        if row is None:
+            raise NotFound(f"team {request.team_id} not found")
+        return lead_pb2.UpdateTeamResponse(team=team_message(row))
+
+    async def UpdateRep(self, request: lead_pb2.UpdateRepRequest, context: grpc.aio.ServicerContext) -> Any:
+        rep_id = repo.parse_id(request.rep_id)
+        values: dict[str, Any] = {}
+        violations = []
+        for name in ("capacity", "weight", "holding_limit"):
+            if request.HasField(name):
+                value = getattr(request, name)
+                if value < 0 or value > 100000 or (name == "weight" and value < 1):
+                    violations.append(FieldViolation(name, "out of range"))
+                values[name] = value
+        if request.HasField("on_leave"):
+            values["on_leave"] = request.on_leave
+            values["leave_until"] = (
+                request.leave_until.ToDatetime(tzinfo=UTC) if request.HasField("leave_until") else None
+            )
+        if request.replace_skills:
+            values["skills"] = sorted({s.strip() for s in request.skills if s.strip()})
+        async with self.runtime.db.transaction() as conn:
+            if request.HasField("team_id"):
+                team_id = repo.parse_id(request.team_id)
+                if team_id is None or await repo.get_team(conn, team_id=team_id) is None:
+                    violations.append(FieldViolation("team_id", "must name an existing team"))
+                values["team_id"] = team_id
+            if violations:
+                raise InvalidArgument(violations)
+            row = await repo.update_rep(conn, rep_id=rep_id, **values) if rep_id else None
+            if row is None:
+                raise NotFound(f"rep {request.rep_id} not found")
+            open_leads = await repo.count_open(conn, rep_id=row.id)
+        return lead_pb2.UpdateRepResponse(rep=rep_message(row, open_leads))
+
+    async def ValidateRoutingRules(
+        self, request: lead_pb2.ValidateRoutingRulesRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        async with self.runtime.db.connect() as conn:
+            problems = await rules_admin.validate(conn, list(request.rules))
+        return lead_pb2.ValidateRoutingRulesResponse(problems=problems)
+
+    async def PublishRoutingRules(
+        self, request: lead_pb2.PublishRoutingRulesRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        version, rows = await rules_admin.publish(
+            self.runtime, list(request.rules), request.expected_version, request.published_by.strip()[:200]
+        )
+        return lead_pb2.PublishRoutingRulesResponse(version=version, rules=[rule_message(r) for r in rows])
+
+    async def DryRunRouting(self, request: lead_pb2.DryRunRoutingRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await rules_admin.dry_run(self.runtime, request)
+
+    async def ExplainRouting(self, request: lead_pb2.ExplainRoutingRequest, context: grpc.aio.ServicerContext) -> Any:
+        lead = await self._load(request.lead_id)
+        async with self.runtime.db.connect() as conn:
+            rows = await repo.list_decisions(conn, lead_id=lead.id)
+        return lead_pb2.ExplainRoutingResponse(decisions=[rules_admin.decision_message(r) for r in rows])
+
+    async def ReassignLead(self, request: lead_pb2.ReassignLeadRequest, context: grpc.aio.ServicerContext) -> Any:
+        lead_id = await journey.reassign(self.runtime, request.lead_id, request.to_rep_id, request.reason)
+        return lead_pb2.ReassignLeadResponse(lead=await self._load(lead_id))
+
+    async def ListQuarantine(self, request: lead_pb2.ListQuarantineRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self.runtime.db.connect() as conn:
+            rows = await repo.list_quarantine(conn, held_only=not request.all)
+        return lead_pb2.ListQuarantineResponse(submissions=[quarantine_message(r) for r in rows])
+
+    async def ReleaseQuarantined(
+        self, request: lead_pb2.ReleaseQuarantinedRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        lead_id = await journey.release(self.runtime, request.quarantine_id)
+        return lead_pb2.ReleaseQuarantinedResponse(lead=await self._load(lead_id))
+
+    async def ListPool(self, request: lead_pb2.ListPoolRequest, context: grpc.aio.ServicerContext) -> Any:
+        async with self.runtime.db.connect() as conn:
+            rows = await repo.list_pool(conn)
+        return lead_pb2.ListPoolResponse(
+            leads=[
+                lead_pb2.PooledLead(
+                    id=r.id,
+                    name=r.name,
+                    company=r.company,
+                    masked_phone=mask_phone(r.phone_e164),
+                    masked_email=mask_email(r.email),
+                    province=r.province,
+                    city=r.city,
+                    industry=r.industry,
+                    score=r.score,
+                    pooled_at=ts(r.pooled_at),
+                )
+                for r in rows
+            ]
+        )
+
+    async def ClaimFromPool(self, request: lead_pb2.ClaimFromPoolRequest, context: grpc.aio.ServicerContext) -> Any:
+        lead_id = await journey.claim_from_pool(self.runtime, request.lead_id, request.rep_id)
+        return lead_pb2.ClaimFromPoolResponse(lead=await self._load(lead_id))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
+from google.protobuf.json_format import MessageToDict, ParseDict
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span
 from sqlalchemy import Row
@@ -18,31 +18,35 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
 from crm.events.v1 import lead_events_pb2
+from crm.lead.v1 import lead_pb2
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from crm_common.metrics import LEAD_TIME_TO_ASSIGNMENT, LEAD_TIME_TO_FIRST_CONTACT, LEADS_CAPTURED, observe_with_trace
+from crm_common.metrics import (
+    LEAD_TIME_TO_ASSIGNMENT,
+    LEAD_TIME_TO_FIRST_CONTACT,
+    LEADS_CAPTURED,
+    LEADS_QUARANTINED,
+    observe_with_trace,
+)
 from crm_common.service import Runtime
 from crm_common.telemetry import current_traceparent, trace_id_of
 from lead import repository as repo
-from lead.domain import CleanLead, next_in_rotation, rule_matches
+from lead.assignment import give_to, load_rules, route_lead, team_states
+from lead.clocks import start_pool_clock
+from lead.domain import CleanLead, quarantine_reasons, score_lead, validate_lead
+from lead.timestamps import ts
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("crm.lead")
 
 
-def ts(value: datetime | None) -> Timestamp | None:
-    """A protobuf Timestamp (None stays None)."""
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
-
-
 @dataclass(frozen=True)
-class Assignment:
-    rep_id: str
-    team_id: str
-    rule_id: str
+class Captured:
+    """What a capture did: a new lead, a repeat of one (key or touch), or a quarantined submission."""
+
+    lead_id: str | None
+    created: bool
+    duplicate: bool = False
+    quarantine: Row[Any] | None = None
 
 
 async def resolve_customer(runtime: Runtime, lead: CleanLead, source_ref: str) -> str | None:
@@ -59,66 +63,69 @@ async def resolve_customer(runtime: Runtime, lead: CleanLead, source_ref: str) -
     return response.customer.id or None
 
 
-async def route(conn: AsyncConnection, fields: dict[str, str]) -> Assignment | None:
-    """First matching rule (by priority) whose team has an active rep; round-robin within the team."""
-    for rule in await repo.list_rules(conn):
-        if not rule_matches(rule.conditions, fields):
-            continue
-        candidates = await repo.active_rep_ids(conn, team_id=rule.team_id)
-        if not candidates:
-            continue
-        last = await repo.lock_cursor(conn, rule_id=rule.id)
-        rep_id = next_in_rotation(candidates, last)
-        await repo.move_cursor(conn, rule_id=rule.id, rep_id=rep_id)
-        return Assignment(rep_id=rep_id, team_id=rule.team_id, rule_id=rule.id)
-    return None
+async def assign(
+    runtime: Runtime, conn: AsyncConnection, row: Row[Any], now: datetime, *, trigger: str = "capture"
+) -> bool:
+    """Route a stored, unassigned lead by the live rules; True when a rep got it."""
+    decision = await route_lead(runtime, conn, row, now, trigger=trigger, record_unplaced=trigger != "sweep")
+    return decision.rep_id is not None
 
 
-async def assign(runtime: Runtime, conn: AsyncConnection, row: Row[Any], now: datetime) -> Assignment | None:
-    """Route a stored, unassigned lead and record the assignment with its event."""
-    fields = CleanLead(
-        province=row.province,
-        city=row.city,
-        industry=row.industry,
-        product_interest=row.product_interest,
-        source={"channel": row.channel},
-    ).routing_fields(row.customer_id)
-    assignment = await route(conn, fields)
-    if assignment is None:
-        return None
-    await repo.set_assignment(
-        conn, lead_id=row.id, rep_id=assignment.rep_id, team_id=assignment.team_id, rule_id=assignment.rule_id, at=now
-    )
-    await repo.add_timeline(conn, lead_id=row.id, step="assigned", at=now, detail=assignment.rep_id)
-    await runtime.stage(
-        conn,
-        "crm.lead.assigned",
-        lead_events_pb2.LeadAssigned(
-            lead_id=row.id,
-            assignee_id=assignment.rep_id,
-            team_id=assignment.team_id,
-            rule_id=assignment.rule_id,
-            captured_at=ts(row.captured_at),
-            assigned_at=ts(now),
-            lead_name=row.name,
-            company=row.company,
-            channel=row.channel,
-        ),
-    )
-    return assignment
-
-
-async def capture(runtime: Runtime, lead: CleanLead, idempotency_key: str | None) -> tuple[str, bool]:
-    """Store and route a validated lead; returns (lead id, created). A repeat key returns the first lead."""
+async def capture(
+    runtime: Runtime,
+    lead: CleanLead,
+    idempotency_key: str | None,
+    submitted: lead_pb2.LeadInput | None = None,
+    *,
+    skip_quarantine: bool = False,
+) -> Captured:
+    """Store and route a validated lead. A repeat (key, or phone/email and channel in the window) is a touch."""
     if idempotency_key:
         async with runtime.db.connect() as conn:
-            existing = await repo.find_lead_by_key(conn, idempotency_key=idempotency_key)
-        if existing is not None:
-            return existing.id, False
+            seen = await repo.seen_key(conn, idempotency_key=idempotency_key)
+            if seen == "lead":
+                existing = await repo.find_lead_by_key(conn, idempotency_key=idempotency_key)
+                assert existing is not None
+                return Captured(existing.id, False)
+            if seen == "touch":
+                return Captured(await repo.find_touch_by_key(conn, idempotency_key=idempotency_key), False, True)
+            if seen == "quarantine":
+                held = await repo.find_quarantine_by_key(conn, idempotency_key=idempotency_key)
+                assert held is not None
+                return Captured(held.released_lead_id, False, quarantine=held)
+    settings = runtime.settings
+    data = MessageToDict(submitted) if submitted is not None else {}
     captured_at = datetime.now(UTC)
+    if not skip_quarantine:
+        reasons = quarantine_reasons(
+            lead, blocked_email_domains=settings.blocked_email_domains, blocked_phones=settings.blocked_phones
+        )
+        if reasons:
+            async with runtime.db.transaction() as conn:
+                held = await repo.insert_quarantine(
+                    conn, data=data, reasons=reasons, idempotency_key=idempotency_key, at=captured_at
+                )
+            for reason in reasons:
+                LEADS_QUARANTINED.labels(reason.split(" ", 1)[0]).inc()
+            return Captured(None, False, quarantine=held)
+    channel = lead.source["channel"]
+    window = timedelta(hours=settings.duplicate_window_hours)
+    parts = score_lead(lead, settings.channel_weights, settings.default_channel_weight)
     customer_id = await resolve_customer(runtime, lead, f"lead-capture:{idempotency_key or captured_at.isoformat()}")
     async with runtime.db.transaction() as conn:
-        lead_id = await repo.insert_lead(
+        if window:
+            # Same person, same channel, recently: one lock per phone/email so concurrent repeats see each other.
+            await repo.lock_keys(conn, keys=[f"lead-contact:{k}" for k in (lead.phone_e164, lead.email) if k])
+            first = await repo.find_recent_duplicate(
+                conn, phone=lead.phone_e164, email=lead.email, channel=channel, since=captured_at - window
+            )
+            if first is not None:
+                await repo.add_touch(
+                    conn, lead_id=first.id, at=captured_at, channel=channel, idempotency_key=idempotency_key, data=data
+                )
+                await repo.add_timeline(conn, lead_id=first.id, step="touch", at=captured_at, detail=channel)
+                return Captured(first.id, False, duplicate=True)
+        row = await repo.insert_lead(
             conn,
             lead=lead,
             idempotency_key=idempotency_key,
@@ -126,12 +133,15 @@ async def capture(runtime: Runtime, lead: CleanLead, idempotency_key: str | None
             traceparent=current_traceparent(),
             trace_id=trace_id_of(),
             captured_at=captured_at,
+            score=round(sum(parts.values())),
+            score_parts=parts,
+            contact_deadline=captured_at + timedelta(hours=settings.first_contact_sla_hours),
         )
-        if lead_id is None:  # a concurrent capture with the same key committed first
+        if row is None:  # a concurrent capture with the same key committed first
             raced = await repo.find_lead_by_key(conn, idempotency_key=idempotency_key or "")
             assert raced is not None
-            return raced.id, False
-        channel = lead.source["channel"]
+            return Captured(raced.id, False)
+        lead_id = row.id
         await repo.add_timeline(conn, lead_id=lead_id, step="captured", at=captured_at, detail=channel)
         await runtime.stage(
             conn,
@@ -147,14 +157,12 @@ async def capture(runtime: Runtime, lead: CleanLead, idempotency_key: str | None
         )
         if customer_id:
             await _record_customer(runtime, conn, lead_id, customer_id, captured_at)
-        row = await repo.get_lead(conn, lead_id=lead_id)
-        assert row is not None
         assigned_at = datetime.now(UTC)
-        assignment = await assign(runtime, conn, row, assigned_at)
+        assigned = await assign(runtime, conn, row, assigned_at)
     LEADS_CAPTURED.labels(channel).inc()
-    if assignment is not None:
+    if assigned:
         observe_with_trace(LEAD_TIME_TO_ASSIGNMENT, (assigned_at - captured_at).total_seconds())
-    return lead_id, True
+    return Captured(lead_id, True)
 
 
 async def _record_customer(
@@ -185,6 +193,15 @@ def _require_assignee(row: Row[Any], rep_id: str) -> None:
         raise PermissionDenied(f"lead {row.id} is assigned to another rep")
 
 
+async def _after_claim(runtime: Runtime, conn: AsyncConnection, row: Row[Any], now: datetime) -> None:
+    """After a claim the clock runs to the first-contact deadline, or the pool clock once contacted."""
+    if row.first_contact_at is None:
+        due = row.contact_deadline_at or now + timedelta(hours=runtime.settings.first_contact_sla_hours)
+        await repo.set_clock(conn, lead_id=row.id, kind="first_contact", due=due, last_activity_at=now)
+    else:
+        await start_pool_clock(runtime, conn, row.id, now)
+
+
 async def claim(runtime: Runtime, lead_id: str, rep_id: str) -> str:
     """The assignee takes the lead (a repeat claim by the same rep changes nothing)."""
     async with runtime.db.transaction() as conn:
@@ -194,6 +211,7 @@ async def claim(runtime: Runtime, lead_id: str, rep_id: str) -> str:
             return row.id
         now = datetime.now(UTC)
         await repo.set_claimed(conn, lead_id=row.id, at=now)
+        await _after_claim(runtime, conn, row, now)
         await repo.add_timeline(conn, lead_id=row.id, step="claimed", at=now, detail=row.assignee_id)
         await runtime.stage(
             conn,
@@ -224,6 +242,8 @@ async def record_contact(runtime: Runtime, lead_id: str, rep_id: str, channel: s
         )
         if first:
             await repo.set_first_contact(conn, lead_id=row.id, at=now)
+        if row.converted_at is None:
+            await start_pool_clock(runtime, conn, row.id, now)  # every follow-up restarts the pool clock
         await repo.add_timeline(conn, lead_id=row.id, step="contacted", at=now, detail=channel.strip())
         await runtime.stage(
             conn,
@@ -277,5 +297,160 @@ async def _sweep_once(runtime: Runtime, *, older_than: datetime) -> None:
             assert row is not None
             with _in_lead_trace(row, "assign waiting lead"):
                 assigned_at = datetime.now(UTC)
-                if await assign(runtime, conn, row, assigned_at):
+                if await assign(runtime, conn, row, assigned_at, trigger="sweep"):
                     observe_with_trace(LEAD_TIME_TO_ASSIGNMENT, (assigned_at - row.captured_at).total_seconds())
+
+
+async def deactivate(runtime: Runtime, rep_id: str, successor_id: str | None) -> tuple[Row[Any], int]:
+    """Deactivate a rep and move every open lead: to the successor, or by the rules. Returns (rep, moved)."""
+    now = datetime.now(UTC)
+    async with runtime.db.transaction() as conn:
+        successor = None
+        if successor_id:
+            successor = await repo.get_rep(conn, rep_id=successor_id)
+            if successor is None or not successor.active or successor.id == rep_id:
+                raise InvalidArgument([FieldViolation("successor_rep_id", "must name another, active rep")])
+        current = await repo.get_rep(conn, rep_id=rep_id)
+        if current is None:
+            raise NotFound(f"rep {rep_id} not found")
+        # Lock order everywhere: lead rows, then team locks (sorted), then rep rows. Holding every team a lead
+        # could be routed to means no capture assigns to this rep between the update and the listing below.
+        await repo.open_leads_of(conn, rep_id=rep_id)
+        _, rules = await load_rules(conn, runtime.settings.database_url)
+        teams_touched = {current.team_id, *([successor.team_id] if successor else [])}
+        teams_touched |= {t for r in rules for t in (r.team_id, r.overflow_team_id) if t}
+        await repo.lock_keys(conn, keys=[f"lead-team:{t}" for t in teams_touched])
+        rep = await repo.set_rep_active(conn, rep_id=rep_id, active=False)
+        assert rep is not None
+        open_leads = await repo.open_leads_of(conn, rep_id=rep_id)
+        for row in open_leads:
+            if successor is not None:
+                teams = await team_states(conn, [successor.team_id])
+                await _record_manual(conn, row, successor.id, successor.team_id, now, "handover")
+                await give_to(
+                    runtime,
+                    conn,
+                    row,
+                    successor.id,
+                    successor.team_id,
+                    row.rule_id,
+                    now,
+                    teams.get(successor.team_id),
+                    from_rep=rep_id,
+                    reason="handover",
+                )
+            else:
+                await route_lead(
+                    runtime,
+                    conn,
+                    row,
+                    now,
+                    trigger="rep_deactivated",
+                    excluded=frozenset({rep_id}),
+                    from_rep=rep_id,
+                    pool_when_unplaced=True,
+                )
+    return rep, len(open_leads)
+
+
+async def _record_manual(
+    conn: AsyncConnection, row: Row[Any], rep_id: str, team_id: str, now: datetime, trigger: str
+) -> None:
+    await repo.insert_decision(
+        conn,
+        lead_id=row.id,
+        at=now,
+        trigger=trigger,
+        strategy=trigger,
+        team_id=team_id,
+        chosen_rep_id=rep_id,
+        eligible=[rep_id],
+        ineligible={},
+        explanation=f"{trigger}: moved by a person, not by the rules",
+    )
+
+
+async def reassign(runtime: Runtime, lead_id: str, to_rep_id: str, reason: str) -> str:
+    """Move a lead to a named rep by hand (a manager's decision)."""
+    now = datetime.now(UTC)
+    async with runtime.db.transaction() as conn:
+        row = await _locked_lead(conn, lead_id)
+        canonical = repo.parse_id(to_rep_id)
+        rep = await repo.get_rep(conn, rep_id=canonical) if canonical else None
+        if rep is None or not rep.active:
+            raise InvalidArgument([FieldViolation("to_rep_id", "must name an active rep")])
+        if row.assignee_id == rep.id:
+            return row.id
+        teams = await team_states(conn, [rep.team_id])
+        await _record_manual(conn, row, rep.id, rep.team_id, now, "manual")
+        await give_to(
+            runtime,
+            conn,
+            row,
+            rep.id,
+            rep.team_id,
+            row.rule_id,
+            now,
+            teams.get(rep.team_id),
+            from_rep=row.assignee_id,
+            reason=reason.strip()[:200] or "manual",
+        )
+    return row.id
+
+
+async def claim_from_pool(runtime: Runtime, lead_id: str, rep_id: str) -> str:
+    """A rep takes a pooled lead: under their holding limit, and not during their cool-down on it."""
+    now = datetime.now(UTC)
+    async with runtime.db.transaction() as conn:
+        row = await _locked_lead(conn, lead_id)
+        canonical = repo.parse_id(rep_id)
+        rep = await repo.get_rep(conn, rep_id=canonical) if canonical else None
+        if rep is None or not rep.active:
+            raise InvalidArgument([FieldViolation("rep_id", "must name an active rep")])
+        if row.status != "pool":
+            raise FailedPrecondition(f"lead {row.id} is not in the public pool")
+        until = await repo.cooldown_until(conn, lead_id=row.id, rep_id=rep.id)
+        if until is not None and until > now:
+            raise FailedPrecondition(f"rep {rep.id} lost this lead recently and may claim it again after {until}")
+        await repo.lock_key(conn, key=f"lead-holding:{rep.id}")
+        held = await repo.count_open(conn, rep_id=rep.id)
+        if held >= rep.holding_limit:
+            raise FailedPrecondition(f"rep {rep.id} holds {held} leads, the holding limit is {rep.holding_limit}")
+        teams = await team_states(conn, [rep.team_id])
+        await _record_manual(conn, row, rep.id, rep.team_id, now, "pool_claim")
+        await give_to(runtime, conn, row, rep.id, rep.team_id, None, now, teams.get(rep.team_id))
+        await repo.set_claimed(conn, lead_id=row.id, at=now)
+        fresh = await repo.get_lead(conn, lead_id=row.id)
+        assert fresh is not None
+        await _after_claim(runtime, conn, fresh, now)
+        await repo.add_timeline(conn, lead_id=row.id, step="claimed", at=now, detail=f"{rep.id} from the pool")
+        await runtime.stage(
+            conn, "crm.lead.claimed", lead_events_pb2.LeadClaimed(lead_id=row.id, rep_id=rep.id, claimed_at=ts(now))
+        )
+    return row.id
+
+
+async def release(runtime: Runtime, quarantine_id: str) -> str:
+    """An operator vouches for a quarantined submission: it becomes a lead and is routed like any other."""
+    canonical = repo.parse_id(quarantine_id)
+    async with runtime.db.connect() as conn:
+        held = await repo.get_quarantine(conn, quarantine_id=canonical) if canonical else None
+    if held is None:
+        raise NotFound(f"quarantined submission {quarantine_id} not found")
+    if held.released_lead_id:
+        return str(held.released_lead_id)
+    data = lead_pb2.LeadInput()
+    ParseDict(held.input, data, ignore_unknown_fields=True)
+    lead = validate_lead(data, region=runtime.settings.default_region)
+    captured = await capture(runtime, lead, None, data, skip_quarantine=True)
+    assert captured.lead_id is not None
+    async with runtime.db.transaction() as conn:
+        again = await repo.get_quarantine(conn, quarantine_id=held.id, for_update=True)
+        assert again is not None
+        if again.released_lead_id:  # another operator released it at the same moment
+            return str(again.released_lead_id)
+        await repo.release_quarantine(conn, quarantine_id=held.id, lead_id=captured.lead_id)
+        await repo.add_timeline(
+            conn, lead_id=captured.lead_id, step="released", at=datetime.now(UTC), detail="; ".join(held.reasons)
+        )
+    return captured.lead_id

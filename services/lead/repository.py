@@ -6,12 +6,29 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lead.domain import CleanLead
-from lead.tables import contacts, leads, reps, routing_rules, rr_cursors, teams, timeline
+from lead.tables import (
+    contacts,
+    leads,
+    pool_cooldowns,
+    quarantine,
+    reps,
+    routing_decisions,
+    routing_rules,
+    rr_counts,
+    rr_cursors,
+    rule_versions,
+    teams,
+    timeline,
+    touches,
+)
+
+# Leads a rep holds and has not converted: what capacity counts.
+OPEN_STATUSES = ("assigned", "claimed", "contacted")
 
 
 def parse_id(value: str) -> str | None:
@@ -42,10 +59,18 @@ async def insert_lead(
     traceparent: str,
     trace_id: str,
     captured_at: datetime,
-) -> str | None:
-    """Store a new lead; None when another capture with the same idempotency key won the race."""
+    score: int = 0,
+    score_parts: dict[str, float] | None = None,
+    contact_deadline: datetime | None = None,
+) -> Row[Any] | None:
+    """Store a new lead and return it; None when another capture with the same idempotency key won the race."""
     lead_id = str(uuid.uuid4())
     values = {
+        "contact_deadline_at": contact_deadline,
+        "customer_tier": lead.customer_tier,
+        "location_inferred": lead.location_inferred,
+        "score": score,
+        "score_parts": score_parts or {},
         "id": lead_id,
         "idempotency_key": idempotency_key,
         "name": lead.name,
@@ -65,8 +90,7 @@ async def insert_lead(
         "captured_at": captured_at,
     }
     query = pg_insert(leads).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    inserted = await conn.execute(query.returning(leads.c.id))
-    return lead_id if inserted.first() else None
+    return (await conn.execute(query.returning(leads))).first()
 
 
 async def set_customer(conn: AsyncConnection, *, lead_id: str, customer_id: str) -> None:
@@ -74,21 +98,345 @@ async def set_customer(conn: AsyncConnection, *, lead_id: str, customer_id: str)
 
 
 async def set_assignment(
-    conn: AsyncConnection, *, lead_id: str, rep_id: str, team_id: str, rule_id: str, at: datetime
+    conn: AsyncConnection,
+    *,
+    lead_id: str,
+    rep_id: str,
+    team_id: str | None,
+    rule_id: str | None,
+    at: datetime,
+    claim_deadline: datetime,
 ) -> None:
+    """The rep owns the lead and must claim it by the deadline (the lead's clock)."""
     await conn.execute(
         update(leads)
         .where(leads.c.id == lead_id)
-        .values(assignee_id=rep_id, team_id=team_id, rule_id=rule_id, assigned_at=at, status="assigned")
+        .values(
+            assignee_id=rep_id,
+            team_id=team_id,
+            rule_id=rule_id or None,
+            assigned_at=at,
+            status="assigned",
+            claimed_at=None,
+            pooled_at=None,
+            claim_deadline_at=claim_deadline,
+            clock_kind="claim",
+            clock_due_at=claim_deadline,
+        )
     )
 
 
 async def set_claimed(conn: AsyncConnection, *, lead_id: str, at: datetime) -> None:
-    await conn.execute(update(leads).where(leads.c.id == lead_id).values(claimed_at=at, status="claimed"))
+    await conn.execute(
+        update(leads).where(leads.c.id == lead_id).values(claimed_at=at, status="claimed", last_activity_at=at)
+    )
 
 
 async def set_first_contact(conn: AsyncConnection, *, lead_id: str, at: datetime) -> None:
     await conn.execute(update(leads).where(leads.c.id == lead_id).values(first_contact_at=at, status="contacted"))
+
+
+async def set_clock(
+    conn: AsyncConnection, *, lead_id: str, kind: str | None, due: datetime | None, **values: Any
+) -> None:
+    """Point the lead's one clock at what runs out next (None: nothing)."""
+    await conn.execute(update(leads).where(leads.c.id == lead_id).values(clock_kind=kind, clock_due_at=due, **values))
+
+
+async def set_pooled(conn: AsyncConnection, *, lead_id: str, at: datetime, lapsed: list[str]) -> None:
+    await conn.execute(
+        update(leads)
+        .where(leads.c.id == lead_id)
+        .values(
+            assignee_id=None,
+            status="pool",
+            pooled_at=at,
+            claimed_at=None,
+            clock_kind=None,
+            clock_due_at=None,
+            lapsed_rep_ids=lapsed,
+        )
+    )
+
+
+async def set_lapsed(conn: AsyncConnection, *, lead_id: str, lapsed: list[str]) -> None:
+    await conn.execute(update(leads).where(leads.c.id == lead_id).values(lapsed_rep_ids=lapsed))
+
+
+async def set_converted(conn: AsyncConnection, *, lead_id: str, at: datetime) -> None:
+    await conn.execute(
+        update(leads).where(leads.c.id == lead_id).values(converted_at=at, clock_kind=None, clock_due_at=None)
+    )
+
+
+async def leads_due(conn: AsyncConnection, *, now: datetime, limit: int) -> list[Row[Any]]:
+    """Leads whose clock ran out, locked for this worker (other replicas skip them)."""
+    query = (
+        select(leads)
+        .where(and_(leads.c.clock_due_at.is_not(None), leads.c.clock_due_at <= now))
+        .order_by(leads.c.clock_due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def open_leads_of(conn: AsyncConnection, *, rep_id: str) -> list[Row[Any]]:
+    query = (
+        select(leads)
+        .where(and_(leads.c.assignee_id == rep_id, leads.c.converted_at.is_(None), leads.c.status.in_(OPEN_STATUSES)))
+        .order_by(leads.c.captured_at)
+        .with_for_update()
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def waiting_stats(conn: AsyncConnection) -> list[Row[Any]]:
+    """(state, count, oldest start) for unassigned, unclaimed and uncontacted leads."""
+    query = text(
+        """
+        SELECT 'unassigned' AS state, count(*) AS n, min(captured_at) AS since FROM lead.leads
+          WHERE status = 'new' AND assignee_id IS NULL
+        UNION ALL
+        SELECT 'unclaimed', count(*), min(assigned_at) FROM lead.leads
+          WHERE status = 'assigned' AND converted_at IS NULL
+        UNION ALL
+        SELECT 'uncontacted', count(*), min(claimed_at) FROM lead.leads
+          WHERE status = 'claimed' AND first_contact_at IS NULL AND converted_at IS NULL
+        """
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def find_recent_duplicate(
+    conn: AsyncConnection, *, phone: str, email: str, channel: str, since: datetime
+) -> Row[Any] | None:
+    """The earliest lead with the same phone or email from the same channel since `since`."""
+    same = []
+    if phone:
+        same.append(leads.c.phone_e164 == phone)
+    if email:
+        same.append(leads.c.email == email)
+    if not same:
+        return None
+    query = (
+        select(leads)
+        .where(and_(or_(*same), leads.c.channel == channel, leads.c.captured_at >= since))
+        .order_by(leads.c.captured_at)
+        .limit(1)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def lock_key(conn: AsyncConnection, *, key: str) -> None:
+    """A transaction-scoped lock on a name, shared by every replica."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
+async def lock_keys(conn: AsyncConnection, *, keys: list[str]) -> None:
+    """Several such locks in one round trip, always in the same order (no deadlock between two callers)."""
+    if keys:
+        query = text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k")
+        await conn.execute(query, {"keys": sorted(keys)})
+
+
+async def add_touch(
+    conn: AsyncConnection, *, lead_id: str, at: datetime, channel: str, idempotency_key: str | None, data: dict
+) -> None:
+    await conn.execute(
+        insert(touches).values(lead_id=lead_id, at=at, channel=channel, idempotency_key=idempotency_key, input=data)
+    )
+    await conn.execute(update(leads).where(leads.c.id == lead_id).values(touches=leads.c.touches + 1))
+
+
+async def find_touch_by_key(conn: AsyncConnection, *, idempotency_key: str) -> str | None:
+    query = select(touches.c.lead_id).where(touches.c.idempotency_key == idempotency_key).limit(1)
+    return (await conn.execute(query)).scalar()
+
+
+async def seen_key(conn: AsyncConnection, *, idempotency_key: str) -> str | None:
+    """Where an idempotency key was used before: 'lead', 'touch', 'quarantine' or None (one round trip)."""
+    query = text(
+        """
+        SELECT 'lead' FROM lead.leads WHERE idempotency_key = :key
+        UNION ALL SELECT 'touch' FROM lead.lead_touches WHERE idempotency_key = :key
+        UNION ALL SELECT 'quarantine' FROM lead.quarantine WHERE idempotency_key = :key
+        LIMIT 1
+        """
+    )
+    return (await conn.execute(query, {"key": idempotency_key})).scalar()
+
+
+async def account_owner(conn: AsyncConnection, *, customer_id: str, exclude_lead: str) -> str | None:
+    """The rep who owns the customer's most recent other lead."""
+    query = (
+        select(leads.c.assignee_id)
+        .where(and_(leads.c.customer_id == customer_id, leads.c.id != exclude_lead, leads.c.assignee_id.is_not(None)))
+        .order_by(leads.c.assigned_at.desc())
+        .limit(1)
+    )
+    return (await conn.execute(query)).scalar()
+
+
+# Routing state.
+
+
+async def reps_with_load(
+    conn: AsyncConnection, *, team_ids: list[str] | None = None, rep_ids: list[str] | None = None
+) -> list[Row[Any]]:
+    """Reps with their count of open leads and leads served in their team's rotation."""
+    open_count = (
+        select(func.count())
+        .select_from(leads)
+        .where(
+            and_(leads.c.assignee_id == reps.c.id, leads.c.converted_at.is_(None), leads.c.status.in_(OPEN_STATUSES))
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(reps, open_count.label("open_leads"), rr_counts.c.served)
+        .select_from(
+            reps.outerjoin(rr_counts, and_(rr_counts.c.rep_id == reps.c.id, rr_counts.c.team_id == reps.c.team_id))
+        )
+        .order_by(reps.c.id)
+    )
+    if team_ids is not None:
+        query = query.where(reps.c.team_id.in_(team_ids))
+    if rep_ids is not None:
+        query = query.where(reps.c.id.in_(rep_ids))
+    return list((await conn.execute(query)).all())
+
+
+async def count_served(conn: AsyncConnection, *, team_id: str, rep_id: str, start: int = 0) -> None:
+    """One more lead served; a rep new to the rotation starts from `start` (level with the team)."""
+    query = pg_insert(rr_counts).values(team_id=team_id, rep_id=rep_id, served=start + 1)
+    query = query.on_conflict_do_update(index_elements=["team_id", "rep_id"], set_={"served": rr_counts.c.served + 1})
+    await conn.execute(query)
+
+
+async def insert_decision(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(routing_decisions).values(**values))
+
+
+async def list_decisions(conn: AsyncConnection, *, lead_id: str) -> list[Row[Any]]:
+    query = select(routing_decisions).where(routing_decisions.c.lead_id == lead_id).order_by(routing_decisions.c.seq)
+    return list((await conn.execute(query)).all())
+
+
+async def live_rules(conn: AsyncConnection) -> tuple[int, list[dict[str, Any]]]:
+    """The published rule set: (version, rules as JSON); (0, []) before anything is published."""
+    query = select(rule_versions.c.version, rule_versions.c.rules).order_by(rule_versions.c.version.desc()).limit(1)
+    row = (await conn.execute(query)).first()
+    return (row.version, row.rules) if row else (0, [])
+
+
+async def live_version(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.coalesce(func.max(rule_versions.c.version), 0)))).scalar_one())
+
+
+async def insert_rule_version(
+    conn: AsyncConnection, *, version: int, rules: list[dict[str, Any]], at: datetime, by: str
+) -> None:
+    await conn.execute(insert(rule_versions).values(version=version, rules=rules, published_at=at, published_by=by))
+
+
+async def replace_rules(conn: AsyncConnection, *, rules: list[dict[str, Any]], at: datetime) -> None:
+    await conn.execute(delete(routing_rules))
+    for rule in rules:
+        await conn.execute(insert(routing_rules).values(**{k: v for k, v in rule.items()}, updated_at=at))
+
+
+async def update_team(conn: AsyncConnection, *, team_id: str, **values: Any) -> Row[Any] | None:
+    return (await conn.execute(update(teams).where(teams.c.id == team_id).values(**values).returning(teams))).first()
+
+
+async def update_rep(conn: AsyncConnection, *, rep_id: str, **values: Any) -> Row[Any] | None:
+    if not values:
+        return (await conn.execute(select(reps).where(reps.c.id == rep_id))).first()
+    return (await conn.execute(update(reps).where(reps.c.id == rep_id).values(**values).returning(reps))).first()
+
+
+async def hold_active_rep(conn: AsyncConnection, *, rep_id: str) -> bool:
+    """Share-lock the rep's row until commit: a departure waits for this assignment, or this sees the departure."""
+    query = select(reps.c.active).where(reps.c.id == rep_id).with_for_update(read=True)
+    return bool((await conn.execute(query)).scalar())
+
+
+async def get_rep(conn: AsyncConnection, *, rep_id: str) -> Row[Any] | None:
+    return (await conn.execute(select(reps).where(reps.c.id == rep_id))).first()
+
+
+async def leads_since(conn: AsyncConnection, *, since: datetime, limit: int) -> list[Row[Any]]:
+    query = select(leads).where(leads.c.captured_at >= since).order_by(leads.c.captured_at).limit(limit)
+    return list((await conn.execute(query)).all())
+
+
+# Quarantine and the public pool.
+
+
+async def insert_quarantine(
+    conn: AsyncConnection, *, data: dict, reasons: list[str], idempotency_key: str | None, at: datetime
+) -> Row[Any]:
+    query = pg_insert(quarantine).values(
+        id=str(uuid.uuid4()),
+        input=data,
+        reasons=reasons,
+        status="held",
+        idempotency_key=idempotency_key,
+        received_at=at,
+    )
+    row = (await conn.execute(query.on_conflict_do_nothing().returning(quarantine))).first()
+    if row is None:
+        row = (await conn.execute(select(quarantine).where(quarantine.c.idempotency_key == idempotency_key))).one()
+    return row
+
+
+async def find_quarantine_by_key(conn: AsyncConnection, *, idempotency_key: str) -> Row[Any] | None:
+    return (await conn.execute(select(quarantine).where(quarantine.c.idempotency_key == idempotency_key))).first()
+
+
+async def get_quarantine(conn: AsyncConnection, *, quarantine_id: str, for_update: bool = False) -> Row[Any] | None:
+    query = select(quarantine).where(quarantine.c.id == quarantine_id)
+    return (await conn.execute(query.with_for_update() if for_update else query)).first()
+
+
+async def list_quarantine(conn: AsyncConnection, *, held_only: bool) -> list[Row[Any]]:
+    query = select(quarantine).order_by(quarantine.c.received_at.desc()).limit(500)
+    if held_only:
+        query = query.where(quarantine.c.status == "held")
+    return list((await conn.execute(query)).all())
+
+
+async def release_quarantine(conn: AsyncConnection, *, quarantine_id: str, lead_id: str) -> None:
+    await conn.execute(
+        update(quarantine).where(quarantine.c.id == quarantine_id).values(status="released", released_lead_id=lead_id)
+    )
+
+
+async def list_pool(conn: AsyncConnection) -> list[Row[Any]]:
+    query = select(leads).where(leads.c.status == "pool").order_by(leads.c.score.desc(), leads.c.pooled_at).limit(500)
+    return list((await conn.execute(query)).all())
+
+
+async def cooldown_until(conn: AsyncConnection, *, lead_id: str, rep_id: str) -> datetime | None:
+    query = select(pool_cooldowns.c.until).where(
+        and_(pool_cooldowns.c.lead_id == lead_id, pool_cooldowns.c.rep_id == rep_id)
+    )
+    return (await conn.execute(query)).scalar()
+
+
+async def set_cooldown(conn: AsyncConnection, *, lead_id: str, rep_id: str, until: datetime) -> None:
+    query = pg_insert(pool_cooldowns).values(lead_id=lead_id, rep_id=rep_id, until=until)
+    await conn.execute(query.on_conflict_do_update(index_elements=["lead_id", "rep_id"], set_={"until": until}))
+
+
+async def count_open(conn: AsyncConnection, *, rep_id: str) -> int:
+    query = (
+        select(func.count())
+        .select_from(leads)
+        .where(and_(leads.c.assignee_id == rep_id, leads.c.converted_at.is_(None), leads.c.status.in_(OPEN_STATUSES)))
+    )
+    return int((await conn.execute(query)).scalar_one())
 
 
 async def add_timeline(conn: AsyncConnection, *, lead_id: str, step: str, at: datetime, detail: str = "") -> None:
@@ -116,6 +464,7 @@ async def leads_waiting(conn: AsyncConnection, *, older_than: datetime, unresolv
     query = (
         select(leads.c.id)
         .where(and_(column.is_(None), leads.c.captured_at < older_than))
+        .where(leads.c.status == "new" if not unresolved else leads.c.id.is_not(None))
         .order_by(leads.c.captured_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -137,6 +486,10 @@ async def list_teams(conn: AsyncConnection) -> list[Row[Any]]:
 
 async def get_team(conn: AsyncConnection, *, team_id: str) -> Row[Any] | None:
     return (await conn.execute(select(teams).where(teams.c.id == team_id))).first()
+
+
+async def get_teams(conn: AsyncConnection, *, team_ids: list[str]) -> list[Row[Any]]:
+    return list((await conn.execute(select(teams).where(teams.c.id.in_(team_ids)))).all())
 
 
 async def insert_rep(conn: AsyncConnection, *, name: str, email: str, team_id: str, at: datetime) -> Row[Any]:
@@ -171,8 +524,10 @@ async def upsert_rule(
     team_id: str,
     strategy: str,
     at: datetime,
+    extra: dict[str, Any] | None = None,
 ) -> Row[Any]:
     values = {
+        **(extra or {}),
         "id": rule_id or str(uuid.uuid4()),
         "name": name,
         "priority": priority,

@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+import httpx
 
 from crm.notification.v1 import notification_pb2_grpc
 from crm_common.service import Runtime, ServiceDefinition, Wiring
 from notification import tables
 from notification.channels import default_adapters
 from notification.consumers import consumer_specs
+from notification.dispatcher import Dispatcher
 from notification.handlers import NotificationServicer
+from notification.health import ChannelHealth
+from notification.providers.tokens import TokenStore
+from notification.registry import ChannelRegistry
 from notification.settings import NotificationSettings, get_settings
 
 DEFINITION = ServiceDefinition(
@@ -34,9 +39,28 @@ async def build(runtime: Runtime) -> Wiring:
         raise ValueError(
             f"CRM_LEAD_ASSIGNED_CHANNEL={settings.lead_assigned_channel!r} is not one of {sorted(adapters)}"
         )
-    servicer = NotificationServicer(runtime)
+    http = httpx.AsyncClient(timeout=settings.provider_timeout_seconds)
+    tokens = TokenStore(runtime.db, refresh_margin=settings.token_refresh_margin_seconds)
+    registry = ChannelRegistry(runtime.db, http=http, tokens=tokens)
+    health = ChannelHealth(
+        runtime.db, registry, interval=settings.probe_interval_seconds, failure_window=settings.failure_window_seconds
+    )
+
+    def wake_relay() -> None:
+        # The relay is created after build(); look it up when there is something to publish.
+        if runtime.relay is not None:
+            runtime.relay.wake()
+
+    dispatcher = Dispatcher(
+        db=runtime.db, stage=runtime.stage, registry=registry, health=health, settings=settings, on_committed=wake_relay
+    )
+    servicer = NotificationServicer(runtime, registry=registry)
 
     def register(server: grpc.aio.Server) -> None:
         notification_pb2_grpc.add_NotificationServiceServicer_to_server(servicer, server)
 
-    return Wiring(register=register, consumers=consumer_specs(runtime, adapters, channel=settings.lead_assigned_channel))
+    return Wiring(
+        register=register,
+        consumers=consumer_specs(runtime, adapters, channel=settings.lead_assigned_channel),
+        background=[dispatcher.run, health.run],
+    )

@@ -35,10 +35,25 @@ class DeliveryReport:
 class DeliveryFailed(Exception):
     """The channel did not take the message; `permanent` says whether trying again could help."""
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        uncertain: bool = False,
+        retry_after: float | None = None,
+        channel_down: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        # The request may have reached the provider (a read timeout, a dropped answer): resending is safe
+        # only where the provider deduplicates by our send key.
+        self.uncertain = uncertain
+        # The provider said when to come back (HTTP Retry-After, a documented rate-limit window).
+        self.retry_after = retry_after
+        # The failure is the channel's, not the message's (credentials, outage): health marks it degraded.
+        self.channel_down = channel_down
 
 
 class ChannelAdapter(ABC):

@@ -13,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import notification_events_pb2
-from crm_common.metrics import NOTIFICATIONS
+from crm_common.metrics import NOTIFICATION_DELIVERY, NOTIFICATIONS, observe_with_trace
 from notification import domain, repository
 from notification.channels import ChannelAdapter, DeliveryFailed, OutgoingMessage
 
@@ -33,6 +33,10 @@ class NotificationRequest:
     kind: str
     title: str
     body: str
+    urgent: bool = False
+    event_at: datetime | None = None
+    team_id: str = ""
+    escalation_level: int = 0
 
 
 def _timestamp(at: datetime) -> Timestamp:
@@ -67,6 +71,10 @@ async def notify(
         title=request.title,
         body=request.body,
         created_at=now,
+        urgent=request.urgent,
+        event_at=request.event_at,
+        team_id=request.team_id,
+        escalation_level=request.escalation_level,
     )
     if notification_id is None:
         log.info("notification %s already exists; nothing to do", request.idempotency_key)
@@ -117,6 +125,8 @@ async def notify(
                 delivered_at=_timestamp(at),
             ),
         )
+        if request.event_at is not None:
+            observe_with_trace(NOTIFICATION_DELIVERY.labels(request.channel), (at - request.event_at).total_seconds())
     else:
         await repository.set_status(conn, notification_id=notification_id, status=domain.SENT)
     NOTIFICATIONS.labels(request.channel, report.status).inc()

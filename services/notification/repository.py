@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, and_, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notification.tables import attempts, inbox_messages, notifications
+from notification.tables import attempts, channel_sends, deliveries, inbox_messages, notifications
 
 LIST_LIMIT = 200
 
@@ -27,6 +27,10 @@ async def insert_notification(
     title: str,
     body: str,
     created_at: datetime,
+    urgent: bool = False,
+    event_at: datetime | None = None,
+    team_id: str = "",
+    escalation_level: int = 0,
 ) -> uuid.UUID | None:
     """Create a notification; None when one with the same idempotency key already exists."""
     notification_id = uuid.uuid4()
@@ -43,6 +47,10 @@ async def insert_notification(
             title=title,
             body=body,
             created_at=created_at,
+            urgent=urgent,
+            event_at=event_at,
+            team_id=team_id,
+            escalation_level=escalation_level,
         )
         .on_conflict_do_nothing(index_elements=[notifications.c.idempotency_key])
         .returning(notifications.c.id)
@@ -146,3 +154,190 @@ async def list_inbox(conn: AsyncConnection, *, recipient_id: str, limit: int = L
         .limit(limit)
     )
     return result.all()
+
+
+async def update_notification(conn: AsyncConnection, *, notification_id: uuid.UUID, **values: object) -> None:
+    """Set some columns of a notification."""
+    await conn.execute(update(notifications).where(notifications.c.id == notification_id).values(**values))
+
+
+async def find_notification(conn: AsyncConnection, *, idempotency_key: str) -> Row | None:
+    """The notification created for an idempotency key, or None."""
+    result = await conn.execute(select(notifications).where(notifications.c.idempotency_key == idempotency_key))
+    return result.first()
+
+
+async def insert_delivery(
+    conn: AsyncConnection, *, notification_id: uuid.UUID, channel: str, position: int, next_attempt_at: datetime
+) -> None:
+    """Queue a notification on one channel of its recipient's chain (once per notification and channel)."""
+    await conn.execute(
+        pg_insert(deliveries)
+        .values(
+            id=uuid.uuid4(),
+            notification_id=notification_id,
+            channel=channel,
+            position=position,
+            status="pending",
+            send_key=f"{notification_id}:{channel}",
+            next_attempt_at=next_attempt_at,
+        )
+        .on_conflict_do_nothing(index_elements=[deliveries.c.notification_id, deliveries.c.channel])
+    )
+
+
+_DELIVERY_WITH_NOTIFICATION = (
+    *deliveries.c,
+    notifications.c.recipient_id,
+    notifications.c.lead_id,
+    notifications.c.kind,
+    notifications.c.title,
+    notifications.c.body,
+    notifications.c.urgent,
+    notifications.c.event_at,
+    notifications.c.team_id,
+    notifications.c.escalation_level,
+    notifications.c.idempotency_key,
+    notifications.c.channel.label("primary_channel"),
+)
+
+
+async def due_deliveries(conn: AsyncConnection, *, now: datetime, limit: int) -> Sequence[Row]:
+    """Deliveries whose time has come, locked for this worker (other replicas skip them)."""
+    result = await conn.execute(
+        select(*_DELIVERY_WITH_NOTIFICATION)
+        .join(notifications, notifications.c.id == deliveries.c.notification_id)
+        .where(deliveries.c.status.in_(("pending", "retrying")), deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(of=deliveries, skip_locked=True)
+    )
+    return result.all()
+
+
+async def expired_sends(conn: AsyncConnection, *, now: datetime, limit: int) -> Sequence[Row]:
+    """Deliveries left `sending` past their lease: the process died between send and record."""
+    result = await conn.execute(
+        select(*_DELIVERY_WITH_NOTIFICATION)
+        .join(notifications, notifications.c.id == deliveries.c.notification_id)
+        .where(deliveries.c.status == "sending", deliveries.c.lease_until < now)
+        .limit(limit)
+        .with_for_update(of=deliveries, skip_locked=True)
+    )
+    return result.all()
+
+
+async def start_sending(
+    conn: AsyncConnection, *, delivery_id: uuid.UUID, lease_until: datetime, digest_key: str, now: datetime
+) -> int:
+    """Mark a delivery as being sent (the durable record before the provider call); returns its attempt count."""
+    result = await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(status="sending", attempts=deliveries.c.attempts + 1, lease_until=lease_until, digest_key=digest_key, updated_at=now)
+        .returning(deliveries.c.attempts)
+    )
+    return int(result.scalar_one())
+
+
+async def finish_delivery(
+    conn: AsyncConnection,
+    *,
+    delivery_id: uuid.UUID,
+    status: str,
+    now: datetime,
+    last_error: str = "",
+    next_attempt_at: datetime | None = None,
+    expected: tuple[str, ...] = ("sending",),
+) -> bool:
+    """Record a send's outcome; False when the delivery is no longer in an expected status (someone settled it)."""
+    values: dict[str, object] = {"status": status, "last_error": last_error, "lease_until": None, "updated_at": now}
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    result = await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(expected))
+        .values(**values)
+        .returning(deliveries.c.id)
+    )
+    return result.first() is not None
+
+
+async def defer_deliveries(conn: AsyncConnection, *, delivery_ids: Sequence[uuid.UUID], until: datetime) -> None:
+    """Leave deliveries for later (a rate-limit window, quiet hours)."""
+    if delivery_ids:
+        await conn.execute(update(deliveries).where(deliveries.c.id.in_(list(delivery_ids))).values(next_attempt_at=until))
+
+
+async def settle_attempt(
+    conn: AsyncConnection, *, notification_id: uuid.UUID, channel: str, outcome: str, detail: str, at: datetime
+) -> None:
+    """Turn the open `sending` attempt of a notification on a channel into its outcome."""
+    await conn.execute(
+        update(attempts)
+        .where(attempts.c.notification_id == notification_id, attempts.c.channel == channel, attempts.c.outcome == "sending")
+        .values(outcome=outcome, detail=detail, at=at)
+    )
+
+
+async def lock_channel_window(conn: AsyncConnection, *, channel: str) -> None:
+    """Serialise rate-limit accounting of one channel across replicas until the transaction ends."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"crm-notification-rate:{channel}"})
+
+
+async def sends_since(conn: AsyncConnection, *, channel: str, since: datetime) -> tuple[int, datetime | None]:
+    """How many provider calls a channel made since a moment, and the earliest of them."""
+    row = (
+        await conn.execute(
+            select(func.count(), func.min(channel_sends.c.at)).where(channel_sends.c.channel == channel, channel_sends.c.at > since)
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+async def record_sends(conn: AsyncConnection, *, channel: str, count: int, at: datetime) -> None:
+    if count:
+        await conn.execute(insert(channel_sends), [{"channel": channel, "at": at}] * count)
+
+
+async def prune_sends(conn: AsyncConnection, *, before: datetime) -> None:
+    await conn.execute(channel_sends.delete().where(channel_sends.c.at < before))
+
+
+async def list_deliveries_of(conn: AsyncConnection, *, notification_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Row]]:
+    """The deliveries of several notifications, in chain order."""
+    grouped: dict[uuid.UUID, list[Row]] = {nid: [] for nid in notification_ids}
+    if not notification_ids:
+        return grouped
+    result = await conn.execute(
+        select(deliveries).where(deliveries.c.notification_id.in_(notification_ids)).order_by(deliveries.c.position)
+    )
+    for row in result:
+        grouped[row.notification_id].append(row)
+    return grouped
+
+
+async def count_escalations(conn: AsyncConnection, *, lead_id: str, kind: str) -> int:
+    """How many notifications of a kind a lead has had (the next escalation goes one step further)."""
+    value = await conn.scalar(
+        select(func.count()).select_from(notifications).where(and_(notifications.c.lead_id == lead_id, notifications.c.kind == kind))
+    )
+    return int(value or 0)
+
+
+FAILED_OUTCOMES = ("failed", "uncertain")
+
+
+async def attempt_outcomes_since(conn: AsyncConnection, *, channel: str, since: datetime) -> tuple[int, int, bool]:
+    """Finished attempts on a channel since a moment: (all, failed or unconfirmed, whether the latest failed)."""
+    finished = (attempts.c.channel == channel, attempts.c.at > since, attempts.c.outcome != "sending")
+    bad = func.count().filter(attempts.c.outcome.in_(FAILED_OUTCOMES))
+    row = (await conn.execute(select(func.count(), bad).where(*finished))).one()
+    latest = await conn.scalar(select(attempts.c.outcome).where(*finished).order_by(attempts.c.at.desc()).limit(1))
+    return int(row[0]), int(row[1]), latest in FAILED_OUTCOMES
+
+
+async def delivery_channels(conn: AsyncConnection, *, notification_id: uuid.UUID) -> set[str]:
+    """Channels a notification has been queued on so far."""
+    result = await conn.scalars(select(deliveries.c.channel).where(deliveries.c.notification_id == notification_id))
+    return set(result.all())

@@ -12,7 +12,23 @@ from crm_common.settings import ServiceSettings
 class NotificationSettings(ServiceSettings):
     """Configuration of the notification process."""
 
-    lead_assigned_channel: str = Field(default="in_app", description="Channel that tells an assignee of a new lead")
+    lead_assigned_channel: str = Field(
+        default="in_app", description="Channel for recipients without a profile or fallback chain (the in-app inbox)"
+    )
+    dispatch_interval_seconds: float = Field(default=0.1, gt=0, description="Idle poll of the delivery queue")
+    dispatch_batch: int = Field(default=200, ge=1, description="Deliveries one dispatcher pass takes")
+    send_concurrency: int = Field(default=32, ge=1, description="Provider calls in flight per process")
+    provider_timeout_seconds: float = Field(default=10.0, gt=0, description="Deadline of one provider call")
+    # Longer than the slowest send (token refresh + retry); after it the reconciler settles the send.
+    send_lease_seconds: float = Field(default=60.0, gt=0)
+    reconcile_interval_seconds: float = Field(default=5.0, gt=0)
+    max_attempts_per_channel: int = Field(default=6, ge=1, description="Tries on one channel before the next one")
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_cap_seconds: float = Field(default=300.0, gt=0)
+    retry_jitter: float = Field(default=0.5, ge=0, le=1)
+    probe_interval_seconds: float = Field(default=5.0, gt=0, description="Channel health probe period")
+    token_refresh_margin_seconds: float = Field(default=300.0, ge=0, description="Refresh tokens this long before expiry")
+    failure_window_seconds: float = Field(default=300.0, gt=0, description="Window of the recent failure rate")
 
 
 @lru_cache

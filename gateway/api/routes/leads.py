@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Body, Response
+from fastapi.responses import JSONResponse
 
 from crm.lead.v1 import lead_pb2
 from crm.notification.v1 import notification_pb2
@@ -17,6 +18,7 @@ from gateway.api.deps import (
     NotificationClientDep,
     PipelineClientDep,
 )
+from gateway.api.routes.routing import quarantined_capture
 from gateway.core.peers import CALL_DEADLINE_SECONDS, CAPTURE_DEADLINE_SECONDS
 from gateway.core.security import acting_rep_id
 
@@ -27,7 +29,14 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"])
     "",
     status_code=201,
     response_model=schemas.CapturedLeadOut,
-    responses={200: {"model": schemas.CapturedLeadOut, "description": "A repeat of an earlier Idempotency-Key"}},
+    responses={
+        200: {
+            "model": schemas.CapturedLeadOut,
+            "description": "A repeat (Idempotency-Key, or the same phone or email "
+            "and channel within the duplicate window): the first lead, with the repeat attached as a touch",
+        },
+        202: {"description": "Kept in quarantine: it failed a business rule (reasons in the body)"},
+    },
 )
 async def capture_lead(
     body: schemas.LeadIn,
@@ -35,12 +44,16 @@ async def capture_lead(
     _caller: LeadActorDep,
     lead_client: LeadClientDep,
     idempotency_key: IdempotencyKeyDep = None,
-) -> schemas.CapturedLeadOut:
+) -> schemas.CapturedLeadOut | JSONResponse:
     """Capture a lead: it is validated, matched to a customer, scored and routed before the answer."""
     reply = await lead_client.CaptureLead(
         lead_pb2.CaptureLeadRequest(lead=convert.lead_input(body), idempotency_key=idempotency_key or ""),
         timeout=CAPTURE_DEADLINE_SECONDS,
     )
+    if reply.quarantined:
+        # Kept, never dropped: an operator sees it in /v1/quarantine and may release it.
+        location = f"/v1/quarantine/{reply.quarantine.id}"
+        return JSONResponse(quarantined_capture(reply), status_code=202, headers={"Location": location})
     response.status_code = 201 if reply.created else 200
     response.headers["Location"] = f"/v1/leads/{reply.lead.id}"
     return convert.captured_lead(reply)

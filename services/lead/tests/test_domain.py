@@ -11,8 +11,15 @@ from lead.domain import next_in_rotation, normalize_phone, rule_matches, validat
 
 @pytest.mark.parametrize(
     "raw",
-    ["13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "0086 13812345678",
-     "(+86) 138-1234-5678", "１３８１２３４５６７８"],
+    [
+        "13812345678",
+        "138 1234 5678",
+        "138-1234-5678",
+        "+86 138 1234 5678",
+        "0086 13812345678",
+        "(+86) 138-1234-5678",
+        "１３８１２３４５６７８",
+    ],
 )
 def test_mainland_mobile_forms_normalise_to_e164(raw: str) -> None:
     assert normalize_phone(raw, "CN") == ("+8613812345678", None)

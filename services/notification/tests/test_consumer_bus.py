@@ -18,6 +18,7 @@ from notification.consumers import consumer_specs
 from notification.tables import inbox_messages, notifications
 
 from .helpers import lead_assigned
+from .kit import Kit
 
 DURABLE = "notification-lead-assigned"
 
@@ -32,7 +33,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
 @contextlib.asynccontextmanager
 async def running_consumer(runtime: Runtime) -> AsyncIterator[DurableConsumer]:
     assert runtime.js is not None and runtime.relay is not None
-    [spec] = consumer_specs(runtime, default_adapters(), channel="in_app")
+    spec = consumer_specs(runtime, default_adapters(), channel="in_app")[0]
     consumer = DurableConsumer(
         spec, db=runtime.db, inbox=DEFINITION.inbox, js=runtime.js,
         max_deliver=runtime.settings.max_deliver, on_committed=runtime.relay.wake,
@@ -109,3 +110,33 @@ async def test_duplicates_are_ignored_replays_change_nothing_and_a_new_event_not
 
 async def _equals(value: Awaitable[tuple[int, int]], expected: tuple[int, int]) -> bool:
     return await value == expected
+
+
+async def test_assignment_through_jetstream_reaches_a_wecom_recipient_with_the_loops_running(kit: Kit) -> None:
+    """Consumer, dispatcher loop and health loop as the service runs them; the token is revoked midway."""
+    runtime = kit.runtime
+    assert runtime.js is not None
+    wecom = await kit.channel("wecom_app")
+    reps = [await kit.recipient([wecom], wecom_user_id=f"bus{i}") for i in range(6)]
+    events = [lead_assigned(assignee_id=rep) for rep in reps]
+    loops = [asyncio.create_task(kit.dispatcher.run()), asyncio.create_task(kit.health.run())]
+    try:
+        async with running_consumer(runtime):
+            for i, event in enumerate(events):
+                if i == 3:
+                    kit.providers.state.expire_tokens()
+                await runtime.js.publish("crm.lead.assigned", event.SerializeToString(), headers={"Nats-Msg-Id": str(uuid.uuid4())})
+            await eventually(lambda: _all_delivered(kit, [e.lead_id for e in events]), within=20)
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+    assert sorted(r.to for r in kit.providers.state.of("wecom")) == sorted(f"bus{i}" for i in range(6))
+    published = await kit.published("crm.notification.delivered", notification_events_pb2.NotificationDelivered, events[-1].lead_id)
+    assert [(p.recipient_id, p.channel) for p in published] == [(reps[-1], wecom)]
+
+
+async def _all_delivered(kit: Kit, lead_ids: list[str]) -> bool:
+    async with kit.runtime.db.connect() as conn:
+        statuses = (await conn.scalars(select(notifications.c.status).where(notifications.c.lead_id.in_(lead_ids)))).all()
+    return len(statuses) == len(lead_ids) and set(statuses) == {"delivered"}

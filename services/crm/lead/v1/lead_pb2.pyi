@@ -423,16 +423,20 @@ class ListRoutingRulesResponse(_message.Message):
     def __init__(self, rules: _Optional[_Iterable[_Union[RoutingRule, _Mapping]]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class UpdateTeamRequest(_message.Message):
-    __slots__ = ("team_id", "manager_id", "calendar", "territories")
+    __slots__ = ("team_id", "manager_id", "calendar", "territories", "replace_territories", "clear_calendar")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     MANAGER_ID_FIELD_NUMBER: _ClassVar[int]
     CALENDAR_FIELD_NUMBER: _ClassVar[int]
     TERRITORIES_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_TERRITORIES_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_CALENDAR_FIELD_NUMBER: _ClassVar[int]
     team_id: str
     manager_id: str
     calendar: WorkCalendar
     territories: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, team_id: _Optional[str] = ..., manager_id: _Optional[str] = ..., calendar: _Optional[_Union[WorkCalendar, _Mapping]] = ..., territories: _Optional[_Iterable[str]] = ...) -> None: ...
+    replace_territories: bool
+    clear_calendar: bool
+    def __init__(self, team_id: _Optional[str] = ..., manager_id: _Optional[str] = ..., calendar: _Optional[_Union[WorkCalendar, _Mapping]] = ..., territories: _Optional[_Iterable[str]] = ..., replace_territories: _Optional[bool] = ..., clear_calendar: _Optional[bool] = ...) -> None: ...
 
 class UpdateTeamResponse(_message.Message):
     __slots__ = ("team",)

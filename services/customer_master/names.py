@@ -1,0 +1,341 @@
+"""Company and person names reduced to comparable parts: script, brackets, regions, legal forms, titles."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opencc
+from pypinyin import lazy_pinyin
+
+# Provinces and province-level cities, then prefecture-level cities that lead company names most often.
+_PROVINCES = (
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 贵州 "
+    "云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门"
+).split()
+_CITIES = (
+    "杭州 宁波 温州 嘉兴 湖州 绍兴 金华 衢州 舟山 台州 丽水 南京 苏州 无锡 常州 南通 扬州 镇江 泰州 徐州 盐城 淮安 "
+    "连云港 宿迁 广州 深圳 珠海 佛山 东莞 中山 惠州 江门 汕头 湛江 肇庆 茂名 韶关 成都 绵阳 德阳 武汉 宜昌 襄阳 长沙 "
+    "株洲 湘潭 岳阳 郑州 洛阳 开封 新乡 济南 青岛 烟台 潍坊 淄博 威海 临沂 济宁 合肥 芜湖 蚌埠 马鞍山 福州 厦门 泉州 "
+    "漳州 莆田 南昌 赣州 九江 石家庄 唐山 保定 廊坊 邯郸 太原 大同 沈阳 大连 鞍山 长春 吉林 哈尔滨 大庆 西安 宝鸡 "
+    "兰州 西宁 银川 乌鲁木齐 呼和浩特 包头 南宁 柳州 桂林 贵阳 遵义 昆明 海口 三亚 拉萨"
+).split()
+_ADMIN_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市", "区", "县")
+_REGION = re.compile(
+    "^(?:"
+    + "|".join(sorted((re.escape(n) for n in _PROVINCES + _CITIES), key=len, reverse=True))
+    + ")(?:"
+    + "|".join(_ADMIN_SUFFIXES)
+    + ")?"
+)
+# English place names that lead Latin company names ("Hangzhou ... Co., Ltd.").
+_LATIN_REGIONS = frozenset("".join(lazy_pinyin(n)) for n in _PROVINCES + _CITIES) | {
+    "peking",
+    "canton",
+    "hongkong",
+    "macau",
+    "china",
+    "shanghai",
+    "beijing",
+}
+
+# Longest first, so 股份有限公司 goes before 有限公司 and 公司.
+_CN_LEGAL_FORMS = (
+    "集团股份有限公司",
+    "集团有限责任公司",
+    "集团有限公司",
+    "股份有限公司",
+    "有限责任公司",
+    "股份合作公司",
+    "有限公司",
+    "股份公司",
+    "集团公司",
+    "总公司",
+    "集团",
+    "公司",
+    "股份",
+)
+_CN_BRANCH_MARKS = ("分公司", "营业部", "分行", "支行", "办事处", "分厂", "分店", "分所")
+_LATIN_LEGAL_FORMS = frozenset(
+    "co company corp corporation inc incorporated ltd limited llc plc lp llp gmbh ag sa nv bv spa srl ab oy as "
+    "kk pte pty bhd group holding holdings the".split()
+)
+# Common words of company names, Latin → the Chinese word they translate, so both scripts meet in pinyin.
+_LATIN_WORDS = {
+    "technology": "科技",
+    "technologies": "科技",
+    "tech": "科技",
+    "science": "科学",
+    "international": "国际",
+    "electronic": "电子",
+    "electronics": "电子",
+    "electric": "电气",
+    "trading": "贸易",
+    "trade": "贸易",
+    "information": "信息",
+    "network": "网络",
+    "software": "软件",
+    "industrial": "实业",
+    "industry": "工业",
+    "investment": "投资",
+    "development": "发展",
+    "pharmaceutical": "医药",
+    "pharma": "医药",
+    "bank": "银行",
+    "machinery": "机械",
+    "materials": "材料",
+    "energy": "能源",
+    "environmental": "环保",
+    "logistics": "物流",
+    "media": "传媒",
+    "culture": "文化",
+    "education": "教育",
+    "medical": "医疗",
+    "food": "食品",
+    "chemical": "化工",
+    "construction": "建设",
+    "engineering": "工程",
+    "real": "",
+    "estate": "地产",
+    "consulting": "咨询",
+    "management": "管理",
+    "services": "服务",
+    "service": "服务",
+    "auto": "汽车",
+    "automotive": "汽车",
+    "new": "新",
+    "digital": "数字",
+    "intelligent": "智能",
+    "smart": "智能",
+    "cloud": "云",
+    "data": "数据",
+}
+_TITLES_CN = (
+    "总经理",
+    "副总经理",
+    "董事长",
+    "总监",
+    "经理",
+    "主任",
+    "主管",
+    "老板",
+    "老师",
+    "先生",
+    "女士",
+    "小姐",
+    "博士",
+    "教授",
+    "工",
+    "总",
+    "姐",
+    "哥",
+)
+_TITLES_LATIN = frozenset("mr mrs ms miss dr prof sir madam mister".split())
+_COMPOUND_SURNAMES = frozenset("欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木".split())
+
+_BRACKETS = re.compile(r"[(\[{（【〔「『《<]([^)\]}）】〕」』》>]*)[)\]}）】〕」』》>]")
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def fold(text: str) -> str:
+    """NFKC (full-width to half-width), case-folded, traditional to simplified Chinese."""
+    return _t2s().convert(unicodedata.normalize("NFKC", text).casefold())
+
+
+def has_han(text: str) -> bool:
+    """Whether the text holds Chinese characters."""
+    return bool(_HAN.search(text))
+
+
+@lru_cache(maxsize=65536)
+def to_latin(text: str) -> str:
+    """Pinyin of the Chinese characters (no tones), Latin letters and digits kept, no separators."""
+    return _NON_WORD.sub("", "".join(lazy_pinyin(text)))
+
+
+@dataclass(frozen=True)
+class CompanyName:
+    """A company name split into what identifies it and what only qualifies it."""
+
+    core: str
+    region: str = ""
+    legal_form: str = ""
+    branch: str = ""
+    qualifier: str = ""
+    latin: str = ""
+
+    @property
+    def key(self) -> str:
+        """The exact-match key: core, qualifier and branch (a branch is another entity)."""
+        return "|".join(part for part in (self.core, self.qualifier, self.branch) if part) or ""
+
+    @property
+    def grams(self) -> list[str]:
+        """Character pairs of a Chinese core, the keys it is searched by (none for a Latin name)."""
+        if not has_han(self.core):
+            return []
+        core = self.core
+        pairs = {core[i : i + 2] for i in range(len(core) - 1)}
+        # Pairs that skip a character survive one mistyped character between them (华信科技 → 华*科).
+        skips = {f"{core[i]}*{core[i + 2]}" for i in range(len(core) - 2)}
+        return sorted(pairs | skips or {core})
+
+
+def _strip_region(text: str) -> tuple[str, str]:
+    region = ""
+    # At most a province and a city: a third place name in front is part of the name (上海浦东发展银行).
+    for _ in range(2):
+        found = _REGION.match(text)
+        # Never strip a region that is the whole name: 上海 alone is a name, not a place in front of one.
+        if not found or found.end() >= len(text):
+            return text, region
+        region += found.group(0)
+        text = text[found.end() :]
+    return text, region
+
+
+def _strip_cn_legal_form(text: str) -> tuple[str, str]:
+    legal = ""
+    changed = True
+    while changed:
+        changed = False
+        for form in _CN_LEGAL_FORMS:
+            if text.endswith(form) and len(text) > len(form):
+                text, legal = text[: -len(form)], form + legal
+                changed = True
+                break
+    return text, legal
+
+
+@lru_cache(maxsize=262144)
+def normalize_company_name(raw: str) -> CompanyName:
+    """Split a company name (Chinese or Latin) into core, region, legal form, branch and bracketed qualifier."""
+    text = fold(raw).strip()
+    qualifiers: list[str] = []
+
+    def bracket(match: re.Match[str]) -> str:
+        inner = _NON_WORD.sub("", match.group(1))
+        if match.start() == 0:
+            # A bracket that opens the name holds the name itself (【某某】科技), not a qualifier.
+            return inner
+        inner_core, _ = _strip_cn_legal_form(inner)
+        # (集团), (股份), (Holdings) say nothing about which entity; (当阳) or (北京) names a different one.
+        if inner and inner not in _CN_LEGAL_FORMS and inner not in ("股份", "控股") and inner_core not in ("",):
+            if not all(w in _LATIN_LEGAL_FORMS for w in match.group(1).split()):
+                qualifiers.append(inner_core)
+        return " "
+
+    text = _BRACKETS.sub(bracket, text)
+    branch = ""
+    for mark in _CN_BRANCH_MARKS:
+        at = text.find(mark)
+        if at > 0:
+            # Everything from the place before the mark on names the branch: 杭州某某科技有限公司上海分公司.
+            head, tail = text[:at], text[at:]
+            _, legal = _strip_cn_legal_form(_NON_WORD.sub("", head))
+            if legal:
+                branch = _NON_WORD.sub("", tail)
+                text = head
+            else:
+                branch = _NON_WORD.sub("", text[max(0, at - 2) :])
+                text = text[: max(0, at - 2)] or text[:at]
+            break
+    if has_han(text):
+        compact = _NON_WORD.sub("", text)
+        compact, region = _strip_region(compact)
+        core, legal = _strip_cn_legal_form(compact)
+        core, more_region = _strip_region(core)
+        region += more_region
+        return CompanyName(
+            core=core,
+            region=region,
+            legal_form=legal,
+            branch=branch,
+            qualifier="".join(qualifiers),
+            latin=to_latin(core),
+        )
+    words = _join_initials([w for w in _NON_WORD.split(text.replace("&", " and ")) if w])
+    legal_words: list[str] = []
+    while len(words) > 1 and words[-1] in _LATIN_LEGAL_FORMS:
+        legal_words.insert(0, words.pop())
+    while len(words) > 1 and words[0] in _LATIN_LEGAL_FORMS:
+        legal_words.append(words.pop(0))
+    region_words: list[str] = []
+    while len(words) > 1 and words[0] in _LATIN_REGIONS:
+        region_words.append(words.pop(0))
+    core = "".join(words)
+    latin = "".join(to_latin(_LATIN_WORDS[w]) if w in _LATIN_WORDS else w for w in words if w != "and")
+    return CompanyName(
+        core=core,
+        region="".join(region_words),
+        legal_form=" ".join(legal_words),
+        branch=branch,
+        qualifier="".join(qualifiers),
+        latin=latin,
+    )
+
+
+def _join_initials(words: list[str]) -> list[str]:
+    """Runs of single letters are one abbreviation: N. V. is nv, S A is sa."""
+    joined: list[str] = []
+    run = ""
+    for word in [*words, ""]:
+        if len(word) == 1 and word.isalpha():
+            run += word
+            continue
+        if run:
+            joined.append(run)
+            run = ""
+        if word:
+            joined.append(word)
+    return joined
+
+
+@dataclass(frozen=True)
+class PersonName:
+    """A person's name: the name without titles, its Latin form, surname and given name when known."""
+
+    full: str
+    latin: str
+    surname: str = ""
+    given: str = ""
+    title_only: bool = False
+
+
+@lru_cache(maxsize=65536)
+def normalize_person_name(raw: str) -> PersonName:
+    """Strip titles (经理, 总, 先生, Mr, Dr …); Chinese names also get pinyin and a surname."""
+    text = fold(raw).strip()
+    if has_han(text):
+        compact = _NON_WORD.sub("", text)
+        stripped = compact
+        changed = True
+        while changed:
+            changed = False
+            for title in _TITLES_CN:
+                if stripped.endswith(title) and len(stripped) > len(title):
+                    stripped, changed = stripped[: -len(title)], True
+                    break
+        if stripped.startswith("小") or stripped.startswith("老"):
+            stripped = stripped[1:] or stripped
+        title_only = stripped != compact and len(stripped) <= 2 and stripped[:2] not in _COMPOUND_SURNAMES
+        title_only = title_only and len(stripped) == 1
+        size = 2 if stripped[:2] in _COMPOUND_SURNAMES else 1
+        surname, given = stripped[:size], stripped[size:]
+        return PersonName(
+            full=stripped,
+            latin=" ".join(p for p in (to_latin(surname), to_latin(given)) if p),
+            surname=to_latin(surname),
+            given=to_latin(given),
+            title_only=title_only,
+        )
+    words = [w for w in _NON_WORD.split(text) if w and w not in _TITLES_LATIN]
+    return PersonName(full=" ".join(words), latin=" ".join(words))

@@ -1,0 +1,221 @@
+"""Rule sets as data: proto <-> rules, validation against the live teams, publishing versions, dry runs."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crm.lead.v1 import lead_pb2
+from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from crm_common.service import Runtime
+from lead import repository as repo
+from lead.assignment import lead_fields, rep_state
+from lead.domain import score_lead, validate_lead
+from lead.routing import (
+    Problem,
+    RepState,
+    Rule,
+    TeamState,
+    calendar_from_json,
+    calendar_problems,
+    decide,
+    rule_from_json,
+    validate_rule_set,
+)
+from lead.timestamps import ts
+
+__all__ = ["calendar_problems"]
+
+STRATEGY_NAMES = {
+    lead_pb2.ROUTING_STRATEGY_UNSPECIFIED: "round_robin",
+    lead_pb2.ROUTING_STRATEGY_ROUND_ROBIN: "round_robin",
+    lead_pb2.ROUTING_STRATEGY_LEAST_OPEN: "least_open",
+    lead_pb2.ROUTING_STRATEGY_SKILLS_MATCH: "skills_match",
+}
+STRATEGY_ENUMS = {
+    "round_robin": lead_pb2.ROUTING_STRATEGY_ROUND_ROBIN,
+    "least_open": lead_pb2.ROUTING_STRATEGY_LEAST_OPEN,
+    "skills_match": lead_pb2.ROUTING_STRATEGY_SKILLS_MATCH,
+}
+MAX_RULES = 500
+MAX_DRY_RUN_LEADS = 5000
+
+
+def rule_message(row: Row[Any] | Rule) -> lead_pb2.RoutingRule:
+    return lead_pb2.RoutingRule(
+        id=row.id,
+        name=row.name,
+        priority=row.priority,
+        conditions={k: lead_pb2.StringList(values=sorted(v)) for k, v in row.conditions.items()},
+        team_id=row.team_id or "",
+        strategy=STRATEGY_ENUMS.get(row.strategy, lead_pb2.ROUTING_STRATEGY_ROUND_ROBIN),
+        to_pool=row.to_pool,
+        overflow_team_id=row.overflow_team_id or "",
+        min_score=row.min_score,
+        max_score=row.max_score,
+        required_skills=sorted(row.required_skills),
+    )
+
+
+def extra_columns(rule: lead_pb2.RoutingRule) -> dict[str, Any]:
+    """The columns PutRoutingRule stores beyond the original ones."""
+    return {
+        "to_pool": rule.to_pool,
+        "overflow_team_id": repo.parse_id(rule.overflow_team_id) if rule.overflow_team_id else None,
+        "min_score": rule.min_score,
+        "max_score": rule.max_score,
+        "required_skills": sorted({s.strip() for s in rule.required_skills if s.strip()}),
+    }
+
+
+def rule_from_proto(rule: lead_pb2.RoutingRule) -> Rule:
+    return Rule(
+        id=repo.parse_id(rule.id) or str(uuid.uuid4()),
+        name=rule.name.strip(),
+        priority=rule.priority,
+        conditions={k: frozenset(v.strip() for v in vals.values) for k, vals in rule.conditions.items()},
+        team_id=repo.parse_id(rule.team_id) if rule.team_id else None,
+        strategy=STRATEGY_NAMES.get(rule.strategy, f"unknown({rule.strategy})"),
+        to_pool=rule.to_pool,
+        overflow_team_id=repo.parse_id(rule.overflow_team_id) if rule.overflow_team_id else None,
+        min_score=rule.min_score,
+        max_score=rule.max_score,
+        required_skills=frozenset(s.strip() for s in rule.required_skills if s.strip()),
+    )
+
+
+async def snapshot(conn: AsyncConnection, *, at: datetime, by: str) -> int:
+    """Publish the rules table as it stands as the next version (PutRoutingRule edits one rule at a time)."""
+    await repo.lock_key(conn, key="lead-rules")
+    version = await repo.live_version(conn) + 1
+    rules = [_row_rule(r).as_json() for r in await repo.list_rules(conn)]
+    await repo.insert_rule_version(conn, version=version, rules=rules, at=at, by=by)
+    return version
+
+
+def _row_rule(row: Row[Any]) -> Rule:
+    return rule_from_json({**row._mapping, "team_id": row.team_id})
+
+
+async def _world(conn: AsyncConnection) -> tuple[dict[str, TeamState], dict[str, list[RepState]]]:
+    teams = {
+        t.id: TeamState(id=t.id, manager_id=t.manager_id, calendar=calendar_from_json(t.calendar))
+        for t in await repo.list_teams(conn)
+    }
+    reps: dict[str, list[RepState]] = {}
+    for row in await repo.reps_with_load(conn):
+        reps.setdefault(row.team_id, []).append(rep_state(row))
+    return teams, reps
+
+
+def _problem_message(p: Problem) -> lead_pb2.RuleProblem:
+    return lead_pb2.RuleProblem(rule=p.rule, kind=p.kind, message=p.message)
+
+
+async def validate(conn: AsyncConnection, rules: list[lead_pb2.RoutingRule]) -> list[lead_pb2.RuleProblem]:
+    teams, reps = await _world(conn)
+    parsed = [rule_from_proto(r) for r in rules]
+    problems = [Problem(r.name or "?", "invalid", "name is required") for r in parsed if not r.name]
+    problems += validate_rule_set(parsed, teams, reps)
+    return [_problem_message(p) for p in problems]
+
+
+async def publish(
+    runtime: Runtime, rules: list[lead_pb2.RoutingRule], expected_version: int, by: str
+) -> tuple[int, list[Rule]]:
+    """Validate the whole set and make it the live version; every problem is reported at once."""
+    if len(rules) > MAX_RULES:
+        raise InvalidArgument([FieldViolation("rules", f"at most {MAX_RULES} rules")])
+    now = datetime.now(UTC)
+    async with runtime.db.transaction() as conn:
+        await repo.lock_key(conn, key="lead-rules")
+        problems = await validate(conn, rules)
+        if problems:
+            raise InvalidArgument([FieldViolation(f"rules[{p.rule}]", f"{p.kind}: {p.message}") for p in problems])
+        current = await repo.live_version(conn)
+        if expected_version and expected_version != current:
+            raise FailedPrecondition(f"the live rule set is version {current}, not {expected_version}")
+        parsed = sorted((rule_from_proto(r) for r in rules), key=lambda r: (r.priority, r.name))
+        stored = []
+        for rule in parsed:
+            data = rule.as_json()
+            data["conditions"] = {k: list(v) for k, v in data["conditions"].items()}
+            stored.append(data)
+        await repo.replace_rules(conn, rules=stored, at=now)
+        await repo.insert_rule_version(conn, version=current + 1, rules=stored, at=now, by=by)
+    return current + 1, parsed
+
+
+async def dry_run(runtime: Runtime, request: lead_pb2.DryRunRoutingRequest) -> lead_pb2.DryRunRoutingResponse:
+    """Route leads through a draft set on a copy of today's load; nothing is stored."""
+    rules = sorted((rule_from_proto(r) for r in request.rules), key=lambda r: (r.priority, r.name))
+    now = datetime.now(UTC)
+    settings = runtime.settings
+    async with runtime.db.connect() as conn:
+        teams, reps = await _world(conn)
+        problems = validate_rule_set(rules, teams, reps)
+        samples: list[tuple[str, dict[str, str], int, str]] = []
+        if request.leads:
+            for i, data in enumerate(list(request.leads)[:MAX_DRY_RUN_LEADS]):
+                try:
+                    lead = validate_lead(data, region=settings.default_region)
+                except InvalidArgument as err:
+                    samples.append(
+                        (f"posted[{i}]", {}, -1, "; ".join(f"{v.field}: {v.description}" for v in err.violations))
+                    )
+                    continue
+                score = round(sum(score_lead(lead, settings.channel_weights, settings.default_channel_weight).values()))
+                samples.append((f"posted[{i}]", lead.routing_fields(None), score, ""))
+        else:
+            since = now - timedelta(days=request.days or 7)
+            for row in await repo.leads_since(conn, since=since, limit=MAX_DRY_RUN_LEADS):
+                samples.append((row.id, lead_fields(row, has_owner=False), row.score, row.assignee_id or ""))
+    load: Counter[str] = Counter()
+    outcomes = []
+    for lead_id, fields, score, note in samples:
+        if score < 0:
+            outcomes.append(lead_pb2.DryRunOutcome(lead_id=lead_id, explanation=f"invalid: {note}"))
+            continue
+        decision = decide(rules, fields, score, reps, teams, now)
+        if decision.rep_id:
+            load[decision.rep_id] += 1
+            for rep in reps.get(decision.team_id or "", ()):  # the draft's own load spreads later leads
+                if rep.id == decision.rep_id:
+                    rep.open_leads += 1
+                    rep.served = (rep.served or 0) + 1
+        outcomes.append(
+            lead_pb2.DryRunOutcome(
+                lead_id=lead_id,
+                rule_name=decision.rule_name,
+                team_id=decision.team_id or "",
+                rep_id=decision.rep_id or "",
+                to_pool=decision.to_pool,
+                explanation=decision.explanation,
+                current_rep_id=note if not request.leads else "",
+            )
+        )
+    return lead_pb2.DryRunRoutingResponse(
+        outcomes=outcomes, load_per_rep=dict(load), problems=[_problem_message(p) for p in problems]
+    )
+
+
+def decision_message(row: Row[Any]) -> lead_pb2.RoutingDecision:
+    return lead_pb2.RoutingDecision(
+        at=ts(row.at),
+        trigger=row.trigger,
+        rule_id=row.rule_id,
+        rule_name=row.rule_name,
+        rule_version=row.rule_version,
+        strategy=row.strategy,
+        team_id=row.team_id,
+        chosen_rep_id=row.chosen_rep_id,
+        eligible_rep_ids=row.eligible,
+        ineligible=[lead_pb2.IneligibleRep(rep_id=k, reason=v) for k, v in row.ineligible.items()],
+        explanation=row.explanation,
+        to_pool=row.to_pool,
+    )

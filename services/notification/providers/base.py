@@ -1,0 +1,157 @@
+"""What every provider adapter is: one channel's settings, its referenced secrets, a send and a probe."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+import httpx
+
+from notification.channels import DeliveryFailed, DeliveryReport
+from notification.providers.secrets import SecretUnavailable, read_secret
+from notification.providers.tokens import TokenStore
+
+
+@dataclass(frozen=True)
+class RecipientAddress:
+    """Where one person is reached on each kind of channel."""
+
+    recipient_id: str
+    name: str = ""
+    wecom_user_id: str = ""
+    mobile: str = ""
+    email: str = ""
+    dingtalk_mobile: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderMessage:
+    """One call to a provider: a single notification, or a digest of several for one target."""
+
+    send_key: str
+    recipient: RecipientAddress
+    title: str
+    body: str
+    notification_ids: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a probe learnt: whether the provider answers, and the token's expiry if it has one."""
+
+    up: bool
+    detail: str
+    token_expires_at: datetime | None = None
+    # False when the channel has no cheap call: its health then follows its sends.
+    checked: bool = True
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A configured channel as the adapters see it."""
+
+    name: str
+    kind: str
+    settings: Mapping[str, str]
+    secret_refs: Mapping[str, str]
+    rate_limit_per_minute: int = 0
+
+
+class ProviderAdapter(ABC):
+    """A channel that calls a third-party provider (outside any database transaction)."""
+
+    kind: ClassVar[str]
+    # Whether the provider drops a repeat of the same send key: then resending an uncertain send is safe.
+    dedupes: ClassVar[bool] = False
+    # The status a successful call means: "delivered" (the person has it) or "sent" (handed to a carrier).
+    success_status: ClassVar[str] = "delivered"
+    required_settings: ClassVar[tuple[str, ...]] = ()
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+    # Shared destinations (group robots) merge a rate-limit overflow into one digest for everyone.
+    shared_destination: ClassVar[bool] = False
+    default_rate_limit: ClassVar[int] = 0
+
+    def __init__(self, config: ChannelConfig, *, http: httpx.AsyncClient, tokens: TokenStore) -> None:
+        self.config = config
+        self.name = config.name
+        self.http = http
+        self.tokens = tokens
+
+    @property
+    def dependency(self) -> str:
+        """The `crm_dependency_up{dependency}` label of the provider behind this channel."""
+        return self.kind.split("_")[0]
+
+    def setting(self, key: str, default: str = "") -> str:
+        return str(self.config.settings.get(key, default) or default)
+
+    def secret(self, key: str) -> str:
+        """A referenced secret, read now; a missing one fails the channel, not just the message."""
+        try:
+            return read_secret(self.config.secret_refs, key)
+        except SecretUnavailable as err:
+            raise DeliveryFailed(str(err), permanent=True, channel_down=True) from None
+
+    def target(self, recipient: RecipientAddress) -> str:
+        """The address this channel reaches the recipient at; DeliveryFailed when the recipient has none."""
+        return self.name if self.shared_destination else recipient.recipient_id
+
+    @abstractmethod
+    async def send(self, message: ProviderMessage) -> DeliveryReport:
+        """Call the provider once (plus one immediate retry after a token refresh) or raise DeliveryFailed."""
+
+    async def probe(self) -> ProbeResult:
+        """A cheap call that shows the provider answers; channels without one are judged by their sends."""
+        return ProbeResult(up=True, detail="no probe call; judged by recent sends", checked=False)
+
+
+def require(value: str, what: str) -> str:
+    """A recipient address the channel needs, or a permanent failure naming what is missing."""
+    if not value:
+        raise DeliveryFailed(f"recipient has no {what}", permanent=True)
+    return value
+
+
+async def post_json(http: httpx.AsyncClient, url: str, payload: object, **kwargs: object) -> httpx.Response:
+    """POST, turning transport errors into DeliveryFailed: before sending is safe to retry, after is uncertain."""
+    try:
+        return await http.post(url, json=payload, **kwargs)  # type: ignore[arg-type]
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as err:
+        raise DeliveryFailed(f"provider unreachable: {type(err).__name__}", permanent=False, channel_down=True) from None
+    except httpx.TransportError as err:
+        raise DeliveryFailed(
+            f"no answer from provider: {type(err).__name__}", permanent=False, uncertain=True, channel_down=True
+        ) from None
+
+
+def http_status_failure(response: httpx.Response) -> DeliveryFailed | None:
+    """The failure an HTTP status means, or None for 2xx."""
+    if response.is_success:
+        return None
+    retry_after = _retry_after(response)
+    if response.status_code == 429:
+        return DeliveryFailed("rate limited (HTTP 429)", permanent=False, retry_after=retry_after)
+    if response.status_code >= 500 or response.status_code == 408:
+        return DeliveryFailed(f"provider error HTTP {response.status_code}", permanent=False, retry_after=retry_after, channel_down=True)
+    return DeliveryFailed(f"rejected with HTTP {response.status_code}", permanent=True)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+def body_json(response: httpx.Response) -> dict:
+    """The JSON object of a provider answer; a garbled body is a transient provider fault."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise DeliveryFailed("provider answered with a body that is not JSON", permanent=False, uncertain=True) from None
+    if not isinstance(data, dict):
+        raise DeliveryFailed("provider answered with an unexpected JSON body", permanent=False, uncertain=True)
+    return data

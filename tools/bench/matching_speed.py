@@ -1,0 +1,310 @@
+"""Matching speed: one match against 1,000,000 accounts in PostgreSQL, and bulk deduplication of 100,000 records.
+
+    .venv/bin/python -m tools.bench.matching_speed                       # 1M accounts, 1,000 queries, 100k bulk
+    .venv/bin/python -m tools.bench.matching_speed --accounts 100000 --queries 300 --bulk 20000
+    CRM_BENCH_DATABASE_URL=postgresql://... to use a running server instead of an embedded one
+    --reuse postgresql://host:port/db   # a database a previous run loaded: skip generation and loading
+
+The accounts are synthetic (region + brand + trade + legal form, the shape of Chinese company names); queries
+are variants of stored accounts (legal form dropped or changed, region dropped or added, (集团) added,
+traditional characters, one character mistyped). Each query runs the service's own search
+(`customer_master.resolution.scored_candidates`: trigram candidates from PostgreSQL, scored in Python).
+Recall compares it with an exhaustive scan of all accounts with the same scorer (pre-filtered in C by rapidfuzz).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from rapidfuzz import fuzz, process
+
+from customer_master.app import DEFINITION
+from customer_master.bulk import find_duplicates
+from customer_master.matching import MatchRules, Record, company_similarity
+from customer_master.names import _CITIES, _PROVINCES, normalize_company_name
+
+BRAND_CHARS = (
+    "华中国恒信达通宏泰安盛金鑫隆兴发长城天海东方新星光明永利丰源瑞祥和美佳德立博创远腾飞龙凤鹏翔汇聚嘉联合"
+    "众鼎正昌明辉宇宙环球万豪富贵吉康健宁静雅博文思睿智慧科技云端数码网讯易迅捷速达航运星月阳晨曦晓峰岩石"
+    "森林江河湖泊山川沃土良田丰收禾苗绿叶青松白云蓝天红日紫金银铜铁钢精工匠心品质优选臻享悦乐欢喜福寿"
+)
+TRADES = (
+    "科技",
+    "信息技术",
+    "贸易",
+    "实业",
+    "医药",
+    "电子",
+    "建设工程",
+    "食品",
+    "物流",
+    "文化传媒",
+    "网络科技",
+    "机械",
+    "新材料",
+    "环保科技",
+    "生物科技",
+    "投资",
+    "商贸",
+    "服装",
+    "电气",
+    "汽车服务",
+    "教育咨询",
+    "餐饮管理",
+    "软件",
+)
+FORMS = ("有限公司", "股份有限公司", "有限责任公司", "集团有限公司", "科技有限公司")
+TRADITIONAL = str.maketrans(
+    "华国东长发兴达龙凤汇联众万丰乐欢宁静云网讯运晓银铜铁钢选优",
+    "華國東長發興達龍鳳匯聯眾萬豐樂歡寧靜雲網訊運曉銀銅鐵鋼選優",
+)
+
+
+def company_name(rng: random.Random) -> str:
+    """A synthetic company name."""
+    region = rng.choice(_PROVINCES + _CITIES) + rng.choice(("", "市", "省")) if rng.random() < 0.8 else ""
+    brand = "".join(rng.choices(BRAND_CHARS, k=rng.choice((2, 2, 3, 4))))
+    return region + brand + rng.choice(TRADES) + rng.choice(FORMS)
+
+
+def variant(name: str, rng: random.Random) -> str:
+    """Another way somebody would write the same company."""
+    parsed = normalize_company_name(name)
+    core = parsed.core
+    if rng.random() < 0.3 and len(core) > 3:
+        at = rng.randrange(len(core))
+        core = core[:at] + rng.choice(BRAND_CHARS) + core[at + 1 :]
+    region = parsed.region if rng.random() < 0.6 else ""
+    suffix = rng.choice(("", "(集团)", "有限公司", "股份有限公司", "集团"))
+    text = region + core + suffix
+    return text.translate(TRADITIONAL) if rng.random() < 0.2 else text
+
+
+def _keys(name: str) -> tuple[str, list[str]]:
+    parsed = normalize_company_name(name)
+    return parsed.latin, parsed.grams
+
+
+def generate(count: int, seed: int) -> tuple[list[str], list[str], list[list[str]]]:
+    """count names, their pinyin keys and their character pairs (the service's own normalisation)."""
+    rng = random.Random(seed)
+    names = [company_name(rng) for _ in range(count)]
+    with multiprocessing.Pool(os.cpu_count() or 2) as pool:
+        keys = pool.map(_keys, names, chunksize=5000)
+    return names, [k[0] for k in keys], [k[1] for k in keys]
+
+
+def load(
+    libpq_url: str, names: list[str], latins: list[str], grams: list[list[str]]
+) -> tuple[list[uuid.UUID], float, float]:
+    """COPY the accounts and their character pairs in (indexes built after); returns ids, copy and index seconds."""
+    ids = [uuid.uuid4() for _ in names]
+    with psycopg.connect(libpq_url, autocommit=True) as conn:
+        conn.execute("DROP INDEX IF EXISTS customer_master.ix_customers_company_latin_trgm")
+        conn.execute("ALTER TABLE customer_master.customer_grams DROP CONSTRAINT pk_customer_grams")
+        conn.execute("DROP INDEX IF EXISTS customer_master.ix_customer_grams_customer_id")
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY customer_master.customers (id, name, company, company_latin) FROM STDIN") as copy:
+            for customer_id, name, latin in zip(ids, names, latins, strict=True):
+                copy.write_row((customer_id, "", name, latin))
+        with conn.cursor().copy("COPY customer_master.customer_grams (gram, customer_id) FROM STDIN") as copy:
+            for customer_id, pairs in zip(ids, grams, strict=True):
+                for gram in pairs:
+                    copy.write_row((gram, customer_id))
+        copied = time.perf_counter() - started
+        started = time.perf_counter()
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        conn.execute(
+            "ALTER TABLE customer_master.customer_grams ADD CONSTRAINT pk_customer_grams PRIMARY KEY (gram, customer_id)"
+        )
+        conn.execute("CREATE INDEX ix_customer_grams_customer_id ON customer_master.customer_grams (customer_id)")
+        conn.execute(
+            "CREATE INDEX ix_customers_company_latin_trgm ON customer_master.customers "
+            "USING gin (company_latin public.gin_trgm_ops)"
+        )
+        conn.execute("VACUUM ANALYZE customer_master.customers")
+        conn.execute("VACUUM ANALYZE customer_master.customer_grams")
+        indexed = time.perf_counter() - started
+    return ids, copied, indexed
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which share of the values lie."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def run_queries(url: str, queries: list[str]) -> tuple[list[float], list[list[tuple[uuid.UUID, float]]], float]:
+    """Each query through the service's search; latencies, scored candidates and the client's CPU seconds."""
+    from crm_common.db import Database
+    from customer_master.resolution import scored_candidates
+
+    db = Database(url, pool_size=2, instrument=False)
+    rules = MatchRules()
+    latencies: list[float] = []
+    results: list[list[tuple[uuid.UUID, float]]] = []
+    for warm in queries[:50]:
+        async with db.transaction() as conn:
+            await scored_candidates(conn, Record(company=warm), rules)
+    cpu = time.process_time()
+    for query in queries:
+        started = time.perf_counter()
+        async with db.transaction() as conn:
+            found = await scored_candidates(conn, Record(company=query), rules)
+        latencies.append(time.perf_counter() - started)
+        results.append([(c.row.id, c.result.fields[0].score or 0.0) for c in found])
+    cpu = time.process_time() - cpu
+    await db.engine.dispose()
+    return latencies, results, cpu
+
+
+def full_scan(
+    query: str, names: list[str], latins: list[str], ids: list[uuid.UUID], floor: float
+) -> dict[uuid.UUID, float]:
+    """Every account the scorer puts at floor or above, and its score, scanning all (C pre-filter, then the scorer)."""
+    parsed = normalize_company_name(query)
+    # The pre-filter is generous (ratio ≥ 50 on the pinyin key): the scorer makes the decision.
+    survivors = process.extract(parsed.latin, latins, scorer=fuzz.ratio, score_cutoff=50, limit=None)
+    scored = {ids[i]: company_similarity(parsed, normalize_company_name(names[i]))[0] for _, _, i in survivors}
+    return {c: s for c, s in scored.items() if s >= floor}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--recall-queries", type=int, default=100)
+    parser.add_argument("--bulk", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--reuse", help="libpq URL of a database a previous run loaded (its accounts are read back)")
+    args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the embedded server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.reuse:
+        measure(args, args.reuse, args.reuse.replace("postgresql://", "postgresql+psycopg://"))
+        return
+
+    from crm_common.migrations import upgrade_to_head
+    from tools.devstack import infra
+
+    server = None
+    with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
+        libpq_url = os.environ.get("CRM_BENCH_DATABASE_URL", "").replace("postgresql+psycopg://", "postgresql://")
+        if not libpq_url:
+            server = infra.PostgresServer(Path(tmp) / "pg")
+            server.start()
+            libpq_url = server.libpq_url
+        try:
+            name = f"bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(libpq_url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            libpq_db = libpq_url.rsplit("/", 1)[0] + f"/{name}"
+            url = libpq_db.replace("postgresql://", "postgresql+psycopg://")
+            upgrade_to_head(DEFINITION.migrations_dir, url=url, schema=DEFINITION.schema)
+            measure(args, libpq_db, url)
+        finally:
+            if server is not None:
+                server.stop()
+
+
+def measure(args: argparse.Namespace, libpq_url: str, url: str) -> None:
+    """Load, query, compare with a full scan, deduplicate in bulk; print every figure."""
+    if args.reuse:
+        with psycopg.connect(libpq_url) as conn:
+            rows = conn.execute("SELECT id, company, company_latin FROM customer_master.customers").fetchall()
+        ids, names, latins = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+        print(f"accounts: {len(ids):,} read back from {libpq_url.rsplit('/', 1)[-1]}", flush=True)
+    else:
+        started = time.perf_counter()
+        names, latins, grams = generate(args.accounts, args.seed)
+        generated = time.perf_counter() - started
+        ids, copied, indexed = load(libpq_url, names, latins, grams)
+        print(
+            f"accounts: {args.accounts:,} generated and normalised in {generated:.1f} s, "
+            f"COPY {copied:.1f} s, indexes (character-pair btree, pinyin trigram GIN) + VACUUM ANALYZE {indexed:.1f} s",
+            flush=True,
+        )
+
+    rng = random.Random(args.seed + 1)
+    sources = [rng.randrange(len(names)) for _ in range(args.queries)]
+    queries = [variant(names[i], rng) for i in sources]
+    latencies, results, cpu = asyncio.run(run_queries(url, queries))
+    ms = [x * 1000 for x in latencies]
+    found = sum(ids[s] in {c for c, _ in r} for s, r in zip(sources, results, strict=True))
+    top1 = sum(bool(r) and r[0][0] == ids[s] for s, r in zip(sources, results, strict=True))
+    print(f"match query ({args.queries} queries, one connection, sequential, after 50 warm-up):")
+    print(
+        f"  p50 {percentile(ms, 0.5):.1f} ms  p90 {percentile(ms, 0.9):.1f} ms  p99 {percentile(ms, 0.99):.1f} ms"
+        f"  max {max(ms):.1f} ms  mean {statistics.mean(ms):.1f} ms"
+    )
+    print(
+        f"  the client (this process: SQLAlchemy + scoring in Python) used {cpu:.1f} s CPU for {sum(latencies):.1f} s wall"
+    )
+    print(f"  source account among the candidates: {found / len(sources):.3f}; ranked first: {top1 / len(sources):.3f}")
+
+    rules = MatchRules()
+    n = min(args.recall_queries, len(queries))
+    scan_started = time.perf_counter()
+    best_found = auto_expected = auto_found = 0
+    for query, result in zip(queries[:n], results[:n], strict=True):
+        full = full_scan(query, names, latins, ids, rules.review)
+        top = max(full.values(), default=0.0)
+        blocked = dict(result)
+        # The best match a full scan finds (every account at the top score) is what a resolve acts on.
+        best_found += all(blocked.get(c) == s for c, s in full.items() if s == top) if full else 1
+        auto = {c for c, s in full.items() if s >= rules.auto_match}
+        auto_expected += len(auto)
+        auto_found += len(auto & {c for c, s in blocked.items() if s >= rules.auto_match})
+    scan = (time.perf_counter() - scan_started) / n
+    print(
+        f"recall of the blocked search against a full scan of all {len(names):,} accounts with the same scorer "
+        f"({n} queries; full scan {scan * 1000:.0f} ms per query):"
+    )
+    print(
+        f"  best match found: {best_found / n:.4f}; accounts at auto-match (≥ {rules.auto_match:g}) found: "
+        f"{auto_found / max(auto_expected, 1):.4f} ({auto_found}/{auto_expected})"
+    )
+
+    if args.bulk:
+        bulk(args.bulk, names, rng)
+
+
+def bulk(count: int, names: list[str], rng: random.Random) -> None:
+    """Deduplicate count records of which a tenth are variants of others; print time and quality."""
+    originals = rng.sample(range(len(names)), count - count // 10)
+    records = [Record(company=names[i]) for i in originals]
+    truth = []
+    for _ in range(count // 10):
+        k = rng.randrange(len(originals))
+        truth.append((k, len(records)))
+        records.append(Record(company=variant(names[originals[k]], rng)))
+    started = time.perf_counter()
+    report = find_duplicates(records, MatchRules())
+    seconds = time.perf_counter() - started
+    cluster_of = {i: n for n, cluster in enumerate(report.clusters) for i in cluster}
+    recovered = sum(a in cluster_of and cluster_of.get(a) == cluster_of.get(b) for a, b in truth)
+    queued = {(min(i, j), max(i, j)) for i, j, _ in report.review_pairs}
+    reviewed = sum((min(a, b), max(a, b)) in queued for a, b in truth)
+    in_clusters = sum(len(c) for c in report.clusters)
+    print(
+        f"bulk deduplication of {count:,} records ({count // 10:,} planted variants): {seconds:.1f} s, "
+        f"{report.candidate_pairs:,} candidate pairs, {len(report.clusters):,} clusters holding {in_clusters:,} "
+        f"records, {len(report.review_pairs):,} pairs for review; planted duplicates merged {recovered / len(truth):.3f}, "
+        f"queued for review {reviewed / len(truth):.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
