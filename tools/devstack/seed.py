@@ -39,6 +39,9 @@ class SeedResult:
     rule_id: str
 
 
+DEMO_REP_CAPACITY = 100_000
+
+
 def seed_demo_data(lead_addr: str) -> SeedResult:
     """Create the demo team, reps and default rule through LeadService; reuses what already exists."""
     with grpc.insecure_channel(lead_addr) as channel:
@@ -56,6 +59,9 @@ def seed_demo_data(lead_addr: str) -> SeedResult:
             if rep is None:
                 request = lead_pb2.CreateRepRequest(name=name, team_id=team.id, email=email)
                 rep = stub.CreateRep(request, timeout=DEADLINE_SECONDS).rep
+            # The demo team takes demos, tests and benchmarks: its reps must not fill up (default 50 open leads).
+            update = lead_pb2.UpdateRepRequest(rep_id=rep.id, capacity=DEMO_REP_CAPACITY)
+            stub.UpdateRep(update, timeout=DEADLINE_SECONDS)
             reps.append(SeededRep(id=rep.id, name=rep.name, email=rep.email, team_id=team.id))
 
         rules = stub.ListRoutingRules(lead_pb2.ListRoutingRulesRequest(), timeout=DEADLINE_SECONDS).rules
