@@ -68,3 +68,32 @@ def run_migrations_online(target_metadata: MetaData) -> None:
             conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
             conn.commit()
     engine.dispose()
+
+
+def migration_drift(definition_metadata: MetaData, migrations_dir: Path, *, url: str, schema: str) -> tuple[list, list[str]]:
+    """Upgrade, compare the schema with the code's tables, downgrade: (differences, tables left behind).
+
+    The bus tables belong to crm_common and alembic_version to Alembic, so they are left out.
+    """
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    def our_schema(name: str | None, type_: str, parent_names: dict) -> bool:
+        return type_ != "schema" or name == schema
+
+    def our_table(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+        return not (type_ == "table" and name in {"alembic_version", "outbox", "inbox"})
+
+    upgrade_to_head(migrations_dir, url=url, schema=schema)
+    engine = create_engine(async_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            opts = {"include_schemas": True, "include_name": our_schema, "include_object": our_table}
+            diff = compare_metadata(MigrationContext.configure(conn, opts=opts), definition_metadata)
+        command.downgrade(alembic_config(migrations_dir, url=url, schema=schema), "base")
+        with engine.connect() as conn:
+            left = [t for t in inspect(conn).get_table_names(schema=schema) if t != "alembic_version"]
+    finally:
+        engine.dispose()
+    return diff, left
