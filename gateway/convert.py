@@ -58,6 +58,7 @@ def lead(message: lead_pb2.Lead) -> schemas.LeadOut:
         industry=_opt(data.industry),
         product_interest=_opt(data.product_interest),
         notes=_opt(data.notes),
+        customer_tier=_opt(data.customer_tier),
         source=schemas.SourceOut(
             channel=_opt(data.source.channel),
             utm_source=_opt(data.source.utm_source),

@@ -40,6 +40,9 @@ class LeadIn(RequestModel):
     industry: Short | None = None
     product_interest: Short | None = None
     notes: Long | None = None
+    customer_tier: Short | None = Field(
+        default=None, description="the customer's tier when the submitting system knows it (strategic, key, ...)"
+    )
     source: SourceIn | None = None
 
     @model_validator(mode="after")
@@ -100,6 +103,7 @@ class LeadOut(BaseModel):
     industry: str | None
     product_interest: str | None
     notes: str | None
+    customer_tier: str | None = None
     source: SourceOut
     status: str = Field(description="new, assigned, claimed or contacted")
     assignee_id: str | None
