@@ -179,6 +179,13 @@ def test_the_edge_refuses_bad_requests_clearly(api: httpx.Client, stack: Stack) 
     assert api.get(f"/v1/leads/{uuid.uuid4()}", headers=auth(stack.api_key)).status_code == 404
 
 
+def test_customer_tier_is_kept_with_the_lead(api: httpx.Client, stack: Stack) -> None:
+    created = new_lead(api, stack, customer_tier="strategic")
+    assert created["customer_tier"] == "strategic"
+    lead = api.get(f"/v1/leads/{created['id']}", headers=auth(stack.api_key)).json()
+    assert lead["customer_tier"] == "strategic"
+
+
 def test_idempotency_key_returns_the_first_result(api: httpx.Client, stack: Stack) -> None:
     headers = {**auth(stack.api_key), "Idempotency-Key": f"form-{uuid.uuid4()}"}
     body = {"name": "Zhang Wei", "email": "zhang.wei@example.com", "source": {"channel": "whitepaper"}}

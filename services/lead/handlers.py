@@ -40,6 +40,7 @@ def lead_message(row: Row[Any], timeline: list[Row[Any]]) -> lead_pb2.Lead:
             city=row.city,
             industry=row.industry,
             product_interest=row.product_interest,
+            customer_tier=row.customer_tier,
             notes=row.notes,
             source=lead_pb2.Source(
                 channel=row.channel,
