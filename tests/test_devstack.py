@@ -87,6 +87,11 @@ class Lead(lead_pb2_grpc.LeadServiceServicer):
     def ListReps(self, request, context):
         return lead_pb2.ListRepsResponse(reps=[r for r in self.reps if r.team_id == request.team_id])
 
+    def UpdateRep(self, request, context):
+        rep = next(r for r in self.reps if r.id == request.rep_id)
+        rep.capacity = request.capacity
+        return lead_pb2.UpdateRepResponse(rep=rep)
+
     def PutRoutingRule(self, request, context):
         rule = lead_pb2.RoutingRule()
         rule.CopyFrom(request.rule)
