@@ -49,13 +49,70 @@ def _system_user(name: str) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
 
 
-class PostgresServer:
+class _ServerProcess:
+    """Lifecycle every local server shares: one child process, stopped by a signal, killed after a timeout."""
+
+    name = "server"
+    stop_signal = signal.SIGTERM
+    start_timeout = 20.0
+    _proc: ChildProcess | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._proc is not None and self._proc.running
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the server."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def process(self) -> ChildProcess | None:
+        """The server process of the current (or last) run."""
+        return self._proc
+
+    def start(self, timeout: float | None = None) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Signal the server, wait up to timeout, then SIGKILL; its data stays on disk."""
+        self.begin_stop()
+        self.finish_stop(timeout)
+
+    def begin_stop(self) -> None:
+        """Ask the server to stop without waiting (lets a caller stop several servers at once)."""
+        if self._proc is not None:
+            self._proc.send(self.stop_signal)
+
+    def finish_stop(self, timeout: float) -> None:
+        """Wait for the stop begun by begin_stop, SIGKILL after timeout, then clean up."""
+        if self._proc is not None:
+            if not self._proc.wait(timeout):
+                logger.warning("%s did not stop within %.1f s; killing it", self.name, timeout)
+            self._proc.kill_group()
+        self._after_stop()
+
+    def _after_stop(self) -> None:
+        """What a server leaves behind that a stop must remove."""
+
+    def restart(self, timeout: float | None = None) -> None:
+        """Stop then start again on the same ports and data."""
+        self.stop()
+        self.start(timeout)
+
+
+class PostgresServer(_ServerProcess):
     """PostgreSQL on 127.0.0.1:<free port> with its data under base_dir; start, stop and restart keep the data.
 
     durable=False (the default) runs with fsync, synchronous_commit and full_page_writes off: much faster,
     and a clean stop still keeps every committed row; only an OS crash could lose data, which a throw-away
     dev or test database does not mind.
     """
+
+    name = "postgres"
+    stop_signal = signal.SIGINT  # PostgreSQL's fast shutdown
+    start_timeout = 30.0
 
     def __init__(
         self,
@@ -91,22 +148,7 @@ class PostgresServer:
         """libpq/psycopg URL of the crm database."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
 
-    @property
-    def running(self) -> bool:
-        """Whether the postmaster process is alive."""
-        return self._proc is not None and self._proc.running
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the postmaster."""
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def process(self) -> ChildProcess | None:
-        """The server process of the current (or last) run."""
-        return self._proc
-
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float | None = None) -> None:
         """Initialise the data directory if new, start the server, create the database; returns when it accepts."""
         if self.running:
             return
@@ -144,34 +186,14 @@ class PostgresServer:
             pid_registry=self.pid_registry,
         )
         self._proc.start()
-        self._wait_ready(timeout)
+        self._wait_ready(timeout or self.start_timeout)
         self._create_database()
         logger.info("postgres ready on 127.0.0.1:%d (data %s)", self.port, self.data_dir)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Fast shutdown (SIGINT), wait up to timeout, then SIGKILL; the data stays on disk."""
-        self.begin_stop()
-        self.finish_stop(timeout)
-
-    def begin_stop(self) -> None:
-        """Ask for a fast shutdown without waiting (lets a caller stop several servers at once)."""
-        if self._proc is not None:
-            self._proc.send(signal.SIGINT)
-
-    def finish_stop(self, timeout: float) -> None:
-        """Wait for the shutdown begun by begin_stop, SIGKILL after timeout, clean the socket directory."""
-        if self._proc is not None:
-            if not self._proc.wait(timeout):
-                logger.warning("postgres did not stop within %.1f s; killing it", timeout)
-            self._proc.kill_group()
+    def _after_stop(self) -> None:
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
-
-    def restart(self, timeout: float = 30.0) -> None:
-        """Stop then start again on the same port and data directory."""
-        self.stop()
-        self.start(timeout)
 
     def _chown(self, path: Path) -> None:
         if self.os_user is not None:
@@ -245,8 +267,10 @@ class PostgresServer:
                 conn.execute(f'CREATE DATABASE "{self.database}"')
 
 
-class NatsServer:
+class NatsServer(_ServerProcess):
     """nats-server with JetStream on 127.0.0.1:<free port>, file store under base_dir; restart keeps streams."""
+
+    name = "nats"
 
     def __init__(
         self,
@@ -274,22 +298,7 @@ class NatsServer:
         """HTTP monitoring endpoint (/varz, /jsz, /healthz)."""
         return f"http://127.0.0.1:{self.monitor_port}"
 
-    @property
-    def running(self) -> bool:
-        """Whether the server process is alive."""
-        return self._proc is not None and self._proc.running
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the server."""
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def process(self) -> ChildProcess | None:
-        """The server process of the current (or last) run."""
-        return self._proc
-
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float | None = None) -> None:
         """Start the server; returns once JetStream is healthy and the client port accepts connections."""
         if self.running:
             return
@@ -313,30 +322,8 @@ class NatsServer:
             "nats", argv, log_path=self.log_path, env=_clean_env(), pid_registry=self.pid_registry
         )
         self._proc.start()
-        self._wait_ready(timeout)
+        self._wait_ready(timeout or self.start_timeout)
         logger.info("nats ready on 127.0.0.1:%d (store %s)", self.port, self.store_dir)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, wait up to timeout, then SIGKILL; the JetStream store stays on disk."""
-        self.begin_stop()
-        self.finish_stop(timeout)
-
-    def begin_stop(self) -> None:
-        """Ask the server to stop without waiting."""
-        if self._proc is not None:
-            self._proc.send(signal.SIGTERM)
-
-    def finish_stop(self, timeout: float) -> None:
-        """Wait for the stop begun by begin_stop, SIGKILL after timeout."""
-        if self._proc is not None:
-            if not self._proc.wait(timeout):
-                logger.warning("nats did not stop within %.1f s; killing it", timeout)
-            self._proc.kill_group()
-
-    def restart(self, timeout: float = 20.0) -> None:
-        """Stop then start again on the same ports and store directory."""
-        self.stop()
-        self.start(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
