@@ -1,0 +1,23 @@
+"""Blocking keys for the candidate search (filled in by the matching work).
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SCHEMA = "customer_master"
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
