@@ -11,6 +11,7 @@ from crm_common.service import Runtime, ServiceDefinition, Wiring
 from lead import tables
 from lead.clocks import run_clocks
 from lead.consumers import CONSUMERS
+from lead.domain import set_regions
 from lead.handlers import LeadServicer
 from lead.journey import sweep_waiting_leads
 from lead.settings import get_settings
@@ -27,6 +28,7 @@ DEFINITION = ServiceDefinition(
 
 async def build(runtime: Runtime) -> Wiring:
     """Servicer, consumers, the sweeper that finishes what capture could not, and the lead clocks."""
+    set_regions(runtime.settings.regions)
     servicer = LeadServicer(runtime)
 
     def register(server: grpc.aio.Server) -> None:

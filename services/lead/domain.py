@@ -58,6 +58,7 @@ class CleanLead:
         """The values routing rules test."""
         return {
             "province": self.province,
+            "region": region_of(self.province),
             "city": self.city,
             "industry": self.industry,
             "product_interest": self.product_interest,
@@ -173,6 +174,69 @@ PROVINCES = (
     "澳门",
 )
 _DIVISION_SUFFIX = re.compile(r"^(省|市|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)")
+
+
+# The seven geographic regions (七大地理分区) sales organisations in China commonly split territories by; a
+# deployment may replace them (CRM_REGIONS) with its own sales regions, each a list of provinces.
+DEFAULT_REGIONS: dict[str, tuple[str, ...]] = {
+    "华东": ("上海", "江苏", "浙江", "安徽", "福建", "江西", "山东", "台湾"),
+    "华南": ("广东", "广西", "海南", "香港", "澳门"),
+    "华中": ("河南", "湖北", "湖南"),
+    "华北": ("北京", "天津", "河北", "山西", "内蒙古"),
+    "西南": ("重庆", "四川", "贵州", "云南", "西藏"),
+    "西北": ("陕西", "甘肃", "青海", "宁夏", "新疆"),
+    "东北": ("辽宁", "吉林", "黑龙江"),
+}
+_province_region: dict[str, str] = {p: r for r, ps in DEFAULT_REGIONS.items() for p in ps}
+
+
+def canonical_province(value: str) -> str:
+    """A province as the geocoder and PROVINCES name it ("浙江省" -> "浙江"); unknown values unchanged."""
+    return next((p for p in PROVINCES if value.startswith(p)), value)
+
+
+def region_problems(regions: Mapping[str, Sequence[str]]) -> list[str]:
+    """Why a region map cannot be used: unknown provinces, a province in two regions, empty regions."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for region, provinces in regions.items():
+        if not region.strip():
+            problems.append("a region needs a name")
+        if not provinces:
+            problems.append(f"region {region!r} lists no provinces")
+        for value in provinces:
+            province = canonical_province(value)
+            if province not in PROVINCES:
+                problems.append(f"region {region!r}: {value!r} is not a province")
+            elif seen.get(province) == region:
+                problems.append(f"region {region!r} lists {province!r} twice")
+            elif province in seen:
+                problems.append(f"province {province!r} is in both {seen[province]!r} and {region!r}")
+            else:
+                seen[province] = region
+    return problems
+
+
+def set_regions(regions: Mapping[str, Sequence[str]]) -> None:
+    """Install the region map routing uses (validated; the process keeps one)."""
+    problems = region_problems(regions)
+    if problems:
+        raise ValueError("; ".join(problems))
+    _province_region.clear()
+    _province_region.update({canonical_province(p): r for r, ps in regions.items() for p in ps})
+
+
+def region_names() -> frozenset[str]:
+    return frozenset(_province_region.values())
+
+
+def provinces_of(region: str) -> frozenset[str]:
+    return frozenset(p for p, r in _province_region.items() if r == region)
+
+
+def region_of(province: str) -> str:
+    """The region a lead's province belongs to ("" when the province is unknown or in no region)."""
+    return _province_region.get(canonical_province(province), "") if province else ""
 
 
 def split_place(place: str) -> tuple[str, str]:

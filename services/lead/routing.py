@@ -8,9 +8,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lead.domain import canonical_province, provinces_of, region_names
+
 # Fields a rule condition may test (values a lead's field must equal one of).
 CONDITION_FIELDS = (
     "province",
+    "region",
     "city",
     "industry",
     "product_interest",
@@ -318,10 +321,26 @@ class Problem:
     message: str
 
 
+def _place_conditions(rule: Rule) -> Mapping[str, frozenset[str]]:
+    """A rule's conditions with region and province folded into one province set, so they compare."""
+    if "region" not in rule.conditions and "province" not in rule.conditions:
+        return rule.conditions
+    conditions = {k: v for k, v in rule.conditions.items() if k not in ("region", "province")}
+    provinces: frozenset[str] | None = None
+    if "region" in rule.conditions:
+        provinces = frozenset().union(*(provinces_of(r) for r in rule.conditions["region"]))
+    if "province" in rule.conditions:
+        named = frozenset(canonical_province(p) for p in rule.conditions["province"])
+        provinces = named if provinces is None else provinces & named
+    conditions["province"] = provinces or frozenset()
+    return conditions
+
+
 def _overlap(a: Rule, b: Rule) -> bool:
     """Could one lead satisfy both rules' conditions and score ranges?"""
-    for name in set(a.conditions) & set(b.conditions):
-        if not a.conditions[name] & b.conditions[name]:
+    a_conditions, b_conditions = _place_conditions(a), _place_conditions(b)
+    for name in set(a_conditions) & set(b_conditions):
+        if not a_conditions[name] & b_conditions[name]:
             return False
     lo = max(a.min_score, b.min_score)
     hi_a = a.max_score or 10**9
@@ -331,8 +350,9 @@ def _overlap(a: Rule, b: Rule) -> bool:
 
 def _covers(wide: Rule, narrow: Rule) -> bool:
     """Every lead `narrow` matches is matched by `wide` too."""
-    for name, values in wide.conditions.items():
-        if name not in narrow.conditions or not narrow.conditions[name] <= values:
+    wide_conditions, narrow_conditions = _place_conditions(wide), _place_conditions(narrow)
+    for name, values in wide_conditions.items():
+        if name not in narrow_conditions or not narrow_conditions[name] <= values:
             return False
     if wide.min_score and narrow.min_score < wide.min_score:
         return False
@@ -355,6 +375,10 @@ def validate_rule_set(
                 )
             elif not values:
                 problems.append(Problem(rule.name, "unreachable", f"condition on {name!r} lists no values"))
+            elif name == "region" and values - region_names():
+                unknown = ", ".join(sorted(values - region_names()))
+                known = ", ".join(sorted(region_names()))
+                problems.append(Problem(rule.name, "unreachable", f"region {unknown} is not configured; use {known}"))
         if rule.strategy not in STRATEGIES:
             problems.append(Problem(rule.name, "invalid", f"unknown strategy {rule.strategy!r}"))
         if rule.min_score and rule.max_score and rule.min_score > rule.max_score:

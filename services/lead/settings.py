@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from crm_common.settings import ServiceSettings
+from lead.domain import DEFAULT_REGIONS, region_problems
 
 
 class LeadSettings(ServiceSettings):
@@ -45,6 +46,19 @@ class LeadSettings(ServiceSettings):
         description="Submissions from these domains are quarantined (JSON list)",
     )
     blocked_phones: list[str] = Field(default=[], description="E.164 numbers whose submissions are quarantined")
+    regions: dict[str, list[str]] = Field(
+        default={name: list(provinces) for name, provinces in DEFAULT_REGIONS.items()},
+        description="Sales regions routing rules may name, each a list of provinces (JSON; default the seven "
+        "geographic regions)",
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_are_consistent(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        problems = region_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
 
 @lru_cache

@@ -37,8 +37,8 @@ class RuleIn(RequestModel):
     priority: int = Field(ge=0, le=1_000_000, description="Lower is tried first")
     conditions: dict[Short, list[Short]] = Field(
         default_factory=dict,
-        description="Lead field -> values it must equal one of: province, city, industry, product_interest, "
-        "channel, customer_id, customer_tier, has_owner (true/false)",
+        description="Lead field -> values it must equal one of: province, region, city, industry, "
+        "product_interest, channel, customer_id, customer_tier, has_owner (true/false)",
     )
     min_score: int = Field(default=0, ge=0, description="0: no lower bound")
     max_score: int = Field(default=0, ge=0, description="0: no upper bound")
