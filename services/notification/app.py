@@ -11,6 +11,7 @@ from crm.notification.v1 import notification_pb2_grpc
 from crm_common.service import Runtime, ServiceDefinition, Wiring
 from notification import tables
 from notification.channels import default_adapters
+from notification.config_cache import ConfigCache
 from notification.consumers import consumer_specs
 from notification.dispatcher import Dispatcher
 from notification.handlers import NotificationServicer
@@ -54,13 +55,15 @@ async def build(runtime: Runtime) -> Wiring:
     dispatcher = Dispatcher(
         db=runtime.db, stage=runtime.stage, registry=registry, health=health, settings=settings, on_committed=wake_relay
     )
-    servicer = NotificationServicer(runtime, registry=registry)
+    servicer = NotificationServicer(runtime, registry=registry, on_queued=dispatcher.wake)
+    # Templates and recipients read per event, cached for as long as this process hears of their changes.
+    config = ConfigCache(runtime.db, runtime.libpq_url())
 
     def register(server: grpc.aio.Server) -> None:
         notification_pb2_grpc.add_NotificationServiceServicer_to_server(servicer, server)
 
     return Wiring(
         register=register,
-        consumers=consumer_specs(runtime, adapters, channel=settings.lead_assigned_channel),
-        background=[dispatcher.run, health.run],
+        consumers=consumer_specs(runtime, adapters, channel=settings.lead_assigned_channel, on_queued=dispatcher.wake),
+        background=[dispatcher.run, health.run, config.run],
     )

@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notification.tables import channel_health, channels, escalation_chains, recipients, templates
+
+# Consumers cache templates, recipients and chains (config_cache); every write of them tells each replica.
+CHANGED_CHANNEL = "crm_notification_config"
+_ANNOUNCE = text(f"SELECT pg_notify('{CHANGED_CHANNEL}', '')")
+
+
+async def announce_change(conn: AsyncConnection) -> None:
+    """Tell every replica, at commit, that cached configuration is stale."""
+    await conn.execute(_ANNOUNCE)
 
 
 async def upsert_channel(
@@ -60,7 +69,9 @@ async def upsert_template(
         .on_conflict_do_update(index_elements=[templates.c.name], set_=values)
         .returning(*templates.c)
     )
-    return result.one()
+    row = result.one()
+    await announce_change(conn)
+    return row
 
 
 async def get_template(conn: AsyncConnection, *, name: str) -> Row | None:
@@ -86,7 +97,9 @@ async def upsert_recipient(conn: AsyncConnection, *, recipient_id: str, values: 
         .on_conflict_do_update(index_elements=[recipients.c.id], set_=data)
         .returning(*recipients.c)
     )
-    return result.one()
+    row = result.one()
+    await announce_change(conn)
+    return row
 
 
 async def get_recipient(conn: AsyncConnection, *, recipient_id: str) -> Row | None:
@@ -108,7 +121,9 @@ async def upsert_escalation_chain(conn: AsyncConnection, *, team_id: str, steps:
         .on_conflict_do_update(index_elements=[escalation_chains.c.team_id], set_=values)
         .returning(*escalation_chains.c)
     )
-    return result.one()
+    row = result.one()
+    await announce_change(conn)
+    return row
 
 
 async def get_escalation_chain(conn: AsyncConnection, *, team_id: str) -> Row | None:

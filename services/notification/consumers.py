@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 
@@ -11,12 +11,18 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import lead_events_pb2
-from crm_common.bus.consumer import ConsumerSpec, EventMeta
+from crm_common.bus.consumer import ConsumerSpec, EventMeta, after_commit
 from crm_common.service import Runtime
-from notification import config_repository, domain, intake, repository
+from notification import config_cache, domain, intake, repository
 from notification.channels import ChannelAdapter
 from notification.delivery import NotificationRequest, notify
 from notification.rendering import render_kind
+
+
+def _queued(conn: AsyncConnection, on_queued: Callable[[], None] | None) -> None:
+    """Wake the dispatcher once this transaction commits: a notification may wait for a provider."""
+    if on_queued is not None:
+        after_commit(conn, on_queued)
 
 
 def _when(ts: Timestamp, meta: EventMeta) -> datetime:
@@ -25,7 +31,7 @@ def _when(ts: Timestamp, meta: EventMeta) -> datetime:
 
 
 async def _name_of(conn: AsyncConnection, recipient_id: str) -> str:
-    row = await config_repository.get_recipient(conn, recipient_id=recipient_id) if recipient_id else None
+    row = await config_cache.recipient(conn, recipient_id) if recipient_id else None
     return row.name if row is not None and row.name else recipient_id
 
 
@@ -37,6 +43,7 @@ async def notify_assignee(
     runtime: Runtime,
     adapters: Mapping[str, ChannelAdapter],
     channel: str,
+    on_queued: Callable[[], None] | None = None,
 ) -> None:
     """Tell the assignee of a lead, exactly once per LeadAssigned event.
 
@@ -54,7 +61,7 @@ async def notify_assignee(
     )
     key = domain.idempotency_key(meta.event_id, channel)
     event_at = _when(event.assigned_at, meta)
-    recipient = await config_repository.get_recipient(conn, recipient_id=event.assignee_id) if event.assignee_id else None
+    recipient = await config_cache.recipient(conn, event.assignee_id) if event.assignee_id else None
     if intake.external_chain(recipient):
         await intake.create(
             conn,
@@ -64,6 +71,7 @@ async def notify_assignee(
             ),
             stage=runtime.stage,
         )
+        _queued(conn, on_queued)
         return
     request = NotificationRequest(
         idempotency_key=key,
@@ -85,7 +93,9 @@ async def notify_assignee(
     )
 
 
-async def notify_escalation(conn: AsyncConnection, event: Message, meta: EventMeta, *, runtime: Runtime) -> None:
+async def notify_escalation(
+    conn: AsyncConnection, event: Message, meta: EventMeta, *, runtime: Runtime, on_queued: Callable[[], None] | None = None
+) -> None:
     """A lead not claimed or contacted in time: the next person in the team's chain is told, urgently.
 
     The first escalation of a lead goes to the first step (the assignee's manager by default), the
@@ -94,7 +104,7 @@ async def notify_escalation(conn: AsyncConnection, event: Message, meta: EventMe
     if not isinstance(event, lead_events_pb2.LeadEscalated):
         raise TypeError(f"expected LeadEscalated, got {type(event).__name__}")
     level = await repository.count_escalations(conn, lead_id=event.lead_id, kind=domain.LEAD_ESCALATED)
-    rep = await config_repository.get_recipient(conn, recipient_id=event.rep_id) if event.rep_id else None
+    rep = await config_cache.recipient(conn, event.rep_id) if event.rep_id else None
     team_id = rep.team_id if rep is not None else ""
     target = await intake.escalation_target(
         conn, recipient_id=event.rep_id, team_id=team_id, level=level,
@@ -118,13 +128,16 @@ async def notify_escalation(conn: AsyncConnection, event: Message, meta: EventMe
         ),
         stage=runtime.stage,
     )
+    _queued(conn, on_queued)
 
 
-async def notify_reassignment(conn: AsyncConnection, event: Message, meta: EventMeta, *, runtime: Runtime) -> None:
+async def notify_reassignment(
+    conn: AsyncConnection, event: Message, meta: EventMeta, *, runtime: Runtime, on_queued: Callable[[], None] | None = None
+) -> None:
     """A lead moved away from a rep: that rep's manager is told (the new assignee hears via LeadAssigned)."""
     if not isinstance(event, lead_events_pb2.LeadReassigned):
         raise TypeError(f"expected LeadReassigned, got {type(event).__name__}")
-    previous = await config_repository.get_recipient(conn, recipient_id=event.from_rep_id) if event.from_rep_id else None
+    previous = await config_cache.recipient(conn, event.from_rep_id) if event.from_rep_id else None
     manager = event.manager_id or (previous.manager_id if previous is not None else "")
     rendered = await render_kind(
         conn,
@@ -143,24 +156,31 @@ async def notify_reassignment(conn: AsyncConnection, event: Message, meta: Event
         ),
         stage=runtime.stage,
     )
+    _queued(conn, on_queued)
 
 
-def consumer_specs(runtime: Runtime, adapters: Mapping[str, ChannelAdapter], *, channel: str) -> list[ConsumerSpec]:
-    """The durable consumers of this service."""
+def consumer_specs(
+    runtime: Runtime,
+    adapters: Mapping[str, ChannelAdapter],
+    *,
+    channel: str,
+    on_queued: Callable[[], None] | None = None,
+) -> list[ConsumerSpec]:
+    """The durable consumers of this service; `on_queued` wakes the dispatcher after a commit that queued work."""
     return [
         ConsumerSpec(
             durable="notification-lead-assigned",
             subject="crm.lead.assigned",
-            handler=partial(notify_assignee, runtime=runtime, adapters=adapters, channel=channel),
+            handler=partial(notify_assignee, runtime=runtime, adapters=adapters, channel=channel, on_queued=on_queued),
         ),
         ConsumerSpec(
             durable="notification-lead-escalated",
             subject="crm.lead.escalated",
-            handler=partial(notify_escalation, runtime=runtime),
+            handler=partial(notify_escalation, runtime=runtime, on_queued=on_queued),
         ),
         ConsumerSpec(
             durable="notification-lead-reassigned",
             subject="crm.lead.reassigned",
-            handler=partial(notify_reassignment, runtime=runtime),
+            handler=partial(notify_reassignment, runtime=runtime, on_queued=on_queued),
         ),
     ]

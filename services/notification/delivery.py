@@ -13,9 +13,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import notification_events_pb2
-from crm_common.metrics import NOTIFICATION_DELIVERY, NOTIFICATIONS, observe_with_trace
+from crm_common.bus.consumer import after_commit
+from crm_common.metrics import NOTIFICATION_DELIVERY, NOTIFICATIONS
+from crm_common.telemetry import trace_id_of
 from notification import domain, repository
-from notification.channels import ChannelAdapter, DeliveryFailed, OutgoingMessage
+from notification.channels import ChannelAdapter, DeliveryFailed, InAppInboxAdapter, OutgoingMessage
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,20 @@ class NotificationRequest:
     escalation_level: int = 0
 
 
+def _count(conn: AsyncConnection, request: NotificationRequest, status: str, at: datetime) -> None:
+    """The metrics of a notification's outcome, once its transaction commits (a consumer may run it again)."""
+    trace_id = trace_id_of()
+
+    def record() -> None:
+        NOTIFICATIONS.labels(request.channel, status).inc()
+        if status == domain.DELIVERED and request.event_at is not None:
+            NOTIFICATION_DELIVERY.labels(request.channel).observe(
+                (at - request.event_at).total_seconds(), exemplar={"trace_id": trace_id} if trace_id else None
+            )
+
+    after_commit(conn, record)
+
+
 def _timestamp(at: datetime) -> Timestamp:
     ts = Timestamp()
     ts.FromDatetime(at)
@@ -60,6 +76,8 @@ async def notify(
     reason, so nothing is dropped without a final status.
     """
     now = datetime.now(UTC)
+    if isinstance(adapter, InAppInboxAdapter) and request.recipient_id and not last_chance:
+        return await _deliver_in_app(conn, request, now, stage=stage)
     notification_id = await repository.insert_notification(
         conn,
         idempotency_key=request.idempotency_key,
@@ -125,11 +143,50 @@ async def notify(
                 delivered_at=_timestamp(at),
             ),
         )
-        if request.event_at is not None:
-            observe_with_trace(NOTIFICATION_DELIVERY.labels(request.channel), (at - request.event_at).total_seconds())
     else:
         await repository.set_status(conn, notification_id=notification_id, status=domain.SENT)
-    NOTIFICATIONS.labels(request.channel, report.status).inc()
+    _count(conn, request, report.status, at)
+    return notification_id
+
+
+async def _deliver_in_app(
+    conn: AsyncConnection, request: NotificationRequest, at: datetime, *, stage: Stage
+) -> uuid.UUID | None:
+    """The in-app inbox in one statement: its only failure is the database's, which rolls back and retries.
+
+    Not on the last chance: there the general path, with its savepoint, records such a failure instead.
+    """
+    notification_id = await repository.insert_delivered_in_app(
+        conn,
+        idempotency_key=request.idempotency_key,
+        recipient_id=request.recipient_id,
+        channel=request.channel,
+        lead_id=request.lead_id,
+        kind=request.kind,
+        title=request.title,
+        body=request.body,
+        created_at=at,
+        at=at,
+        urgent=request.urgent,
+        event_at=request.event_at,
+        team_id=request.team_id,
+        escalation_level=request.escalation_level,
+    )
+    if notification_id is None:
+        log.info("notification %s already exists; nothing to do", request.idempotency_key)
+        return None
+    await stage(
+        conn,
+        "crm.notification.delivered",
+        notification_events_pb2.NotificationDelivered(
+            notification_id=str(notification_id),
+            lead_id=request.lead_id,
+            recipient_id=request.recipient_id,
+            channel=request.channel,
+            delivered_at=_timestamp(at),
+        ),
+    )
+    _count(conn, request, domain.DELIVERED, at)
     return notification_id
 
 
@@ -159,7 +216,7 @@ async def _fail(
             failed_at=_timestamp(datetime.now(UTC)),
         ),
     )
-    NOTIFICATIONS.labels(request.channel, domain.FAILED).inc()
+    _count(conn, request, domain.FAILED, datetime.now(UTC))
     log.warning(
         "notification %s failed: %s", notification_id, reason,
         extra={"notification_id": str(notification_id), "channel": request.channel, "lead_id": request.lead_id},

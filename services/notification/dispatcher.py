@@ -98,8 +98,11 @@ class Dispatcher:
         """Dispatch and reconcile until cancelled; database outages only delay deliveries."""
         loop = asyncio.get_running_loop()
         reconciled_at = float("-inf")
+        idle_wait = self.settings.dispatch_interval_seconds
         while True:
             handled = 0
+            # Cleared before the pass, so a wake-up during it is not lost.
+            self._wake.clear()
             try:
                 if len(self._in_flight) >= 2 * self.settings.send_concurrency:
                     # Enough calls under way: let some finish before claiming more.
@@ -111,12 +114,14 @@ class Dispatcher:
             except Exception as err:
                 log.warning("delivery dispatch failed, will retry: %s", err)
                 await asyncio.sleep(1.0)
-            if not handled:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_interval_seconds)
-                except TimeoutError:
-                    pass
+            if handled:
+                idle_wait = self.settings.dispatch_interval_seconds
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), idle_wait)
+                idle_wait = self.settings.dispatch_interval_seconds
+            except TimeoutError:
+                idle_wait = min(idle_wait * 2, max(self.settings.dispatch_idle_max_seconds, idle_wait))
 
     async def dispatch_once(self, *, wait: bool = True) -> int:
         """Claim due deliveries and send them, each outcome recorded as its call returns; returns how many were due.
@@ -172,6 +177,8 @@ class Dispatcher:
             # Left `sending`: the reconciler settles it when the lease runs out, as after a crash.
             log.warning("could not record the outcome of a send on %s: %s", send.adapter.name, err)
             return
+        # A retry or the next channel of the chain may now be due soon: poll at full speed again.
+        self.wake()
         if self.on_committed:
             self.on_committed()
 

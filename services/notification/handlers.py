@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crm.notification.v1 import notification_pb2, notification_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from notification import config_repository, domain, intake, repository, templates
+from notification import config_cache, config_repository, domain, intake, repository, templates
 from notification.providers import IN_APP, validate_channel
 from notification.providers.base import ChannelConfig
 from notification.registry import ChannelRegistry
@@ -119,9 +119,13 @@ def inbox_message_to_proto(row: Row) -> notification_pb2.InboxMessage:
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
     """Translates NotificationService calls to repository reads."""
 
-    def __init__(self, runtime: Runtime, *, registry: ChannelRegistry | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, *, registry: ChannelRegistry | None = None, on_queued: Callable[[], None] | None = None
+    ) -> None:
         self.runtime = runtime
         self.registry = registry
+        # Wakes the dispatcher when a notification waits for a provider (else it finds it at its next poll).
+        self.on_queued = on_queued
 
     async def GetNotification(
         self, request: notification_pb2.GetNotificationRequest, context: grpc.aio.ServicerContext
@@ -195,6 +199,8 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             notification = await _full(conn, row)
         if self.runtime.relay is not None:
             self.runtime.relay.wake()
+        if self.on_queued is not None:
+            self.on_queued()
         return notification_pb2.SendNotificationResponse(notification=notification)
 
     async def PutChannel(
@@ -276,6 +282,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
                 conn, name=template.name, title=template.title, body=template.body, placeholder=template.placeholder,
                 fields=fields, at=datetime.now(UTC),
             )
+        config_cache.changed(self.runtime.db)
         return notification_pb2.PutTemplateResponse(template=template_to_proto(template_of(row), row.updated_at))
 
     async def GetTemplate(
@@ -336,6 +343,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
                 "quiet_start": given.quiet_start.strip(), "quiet_end": given.quiet_end.strip(), "time_zone": time_zone,
             }
             row = await config_repository.upsert_recipient(conn, recipient_id=given.id.strip(), values=values, at=datetime.now(UTC))
+        config_cache.changed(self.runtime.db)
         return notification_pb2.PutRecipientResponse(recipient=recipient_to_proto(row))
 
     async def GetRecipient(
@@ -360,6 +368,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             raise InvalidArgument(problems)
         async with self.runtime.db.transaction() as conn:
             row = await config_repository.upsert_escalation_chain(conn, team_id=team_id, steps=steps, at=datetime.now(UTC))
+        config_cache.changed(self.runtime.db)
         return notification_pb2.PutEscalationChainResponse(chain=chain_to_proto(row))
 
     async def GetEscalationChain(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import notification_events_pb2
 from crm_common.metrics import NOTIFICATIONS
-from notification import config_repository, domain, repository
+from notification import config_cache, domain, repository
 from notification.channels import InAppInboxAdapter
 from notification.delivery import NotificationRequest, Stage, notify
 from notification.rendering import render_kind
@@ -46,7 +46,7 @@ def external_chain(recipient: Row | None) -> list[str]:
 
 async def create(conn: AsyncConnection, intake: Intake, *, stage: Stage, default_channel: str = domain.IN_APP) -> uuid.UUID | None:
     """Create a notification (None when its key exists): in-app only, or queued on the recipient's chain."""
-    recipient = await config_repository.get_recipient(conn, recipient_id=intake.recipient_id) if intake.recipient_id else None
+    recipient = await config_cache.recipient(conn, intake.recipient_id) if intake.recipient_id else None
     chain = external_chain(recipient)
     team_id = intake.team_id or (recipient.team_id if recipient is not None else "")
     if not chain:
@@ -114,7 +114,7 @@ async def escalation_target(
 
     The default chain is the recipient's manager alone; with `clamp`, a level past the end names the last step.
     """
-    chain = await config_repository.get_escalation_chain(conn, team_id=team_id) if team_id else None
+    chain = await config_cache.escalation_chain(conn, team_id) if team_id else None
     steps = list(chain.steps) if chain is not None and chain.steps else [domain.MANAGER_STEP]
     if level >= len(steps):
         if not clamp:
@@ -125,7 +125,7 @@ async def escalation_target(
         return step
     if manager_id:
         return manager_id
-    recipient = await config_repository.get_recipient(conn, recipient_id=recipient_id) if recipient_id else None
+    recipient = await config_cache.recipient(conn, recipient_id) if recipient_id else None
     return recipient.manager_id if recipient is not None else ""
 
 
@@ -151,7 +151,7 @@ async def fail_for_good(conn: AsyncConnection, notification: Row, reason: str, *
         log.error("notification %s failed for good with nobody to escalate to: %s", notification.id, reason,
                   extra={"notification_id": str(notification.id), "channel": channel, "lead_id": notification.lead_id})
         return
-    recipient = await config_repository.get_recipient(conn, recipient_id=notification.recipient_id)
+    recipient = await config_cache.recipient(conn, notification.recipient_id)
     rendered = await render_kind(conn, domain.DELIVERY_ESCALATED, {
         "recipient_name": (recipient.name if recipient is not None and recipient.name else notification.recipient_id),
         "original_title": notification.title,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notification import config_repository, domain, templates
+from notification import config_cache, config_repository, domain, templates
 from notification.templates import Rendered, Template
 
 
@@ -25,7 +25,7 @@ async def find_template(conn: AsyncConnection, name: str) -> Template | None:
 
 async def render_kind(conn: AsyncConnection, kind: str, values: Mapping[str, str]) -> Rendered:
     """Render a notification of a kind; never fails, whatever the values leave empty."""
-    row = await config_repository.get_template(conn, name=kind)
+    row = await config_cache.template(conn, kind)
     if row is not None:
         return templates.render(template_of(row), values)
     if kind == domain.LEAD_ASSIGNED:

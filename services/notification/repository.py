@@ -58,6 +58,64 @@ async def insert_notification(
     return result.scalar_one_or_none()
 
 
+# One statement for the whole of an in-app delivery (the most frequent notification): the notification,
+# already delivered, its inbox message and its first attempt. Plain SQL: SQLAlchemy recompiles an
+# INSERT .. ON CONFLICT at every execution, and this runs for every assigned lead.
+_INSERT_DELIVERED_IN_APP = text(
+    """
+    WITH created AS (
+        INSERT INTO notification.notifications (
+            id, idempotency_key, recipient_id, channel, lead_id, kind, status, title, body, created_at, delivered_at,
+            urgent, event_at, team_id, escalation_level
+        ) VALUES (
+            :id, :idempotency_key, :recipient_id, :channel, :lead_id, :kind, :status, :title, :body, :created_at, :at,
+            :urgent, :event_at, :team_id, :escalation_level
+        )
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+    ), message AS (
+        INSERT INTO notification.inbox_messages (id, recipient_id, notification_id, title, body)
+        SELECT :message_id, :recipient_id, id, :title, :body FROM created
+    ), attempt AS (
+        INSERT INTO notification.attempts (notification_id, number, channel, outcome, detail, at)
+        SELECT id, 1, :channel, :status, :detail, :at FROM created
+    )
+    SELECT id FROM created
+    """
+)
+
+
+async def insert_delivered_in_app(
+    conn: AsyncConnection,
+    *,
+    idempotency_key: str,
+    recipient_id: str,
+    channel: str,
+    lead_id: str,
+    kind: str,
+    title: str,
+    body: str,
+    created_at: datetime,
+    at: datetime,
+    urgent: bool = False,
+    event_at: datetime | None = None,
+    team_id: str = "",
+    escalation_level: int = 0,
+) -> uuid.UUID | None:
+    """Create a notification delivered to the in-app inbox; None when its idempotency key already exists."""
+    message_id = uuid.uuid4()
+    result = await conn.execute(
+        _INSERT_DELIVERED_IN_APP,
+        {
+            "id": uuid.uuid4(), "idempotency_key": idempotency_key, "recipient_id": recipient_id, "channel": channel,
+            "lead_id": lead_id, "kind": kind, "status": "delivered", "title": title, "body": body,
+            "created_at": created_at, "at": at, "urgent": urgent, "event_at": event_at, "team_id": team_id,
+            "escalation_level": escalation_level, "message_id": message_id, "detail": f"inbox message {message_id}",
+        },
+    )
+    return result.scalar_one_or_none()
+
+
 async def set_status(
     conn: AsyncConnection,
     *,

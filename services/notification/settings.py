@@ -16,6 +16,9 @@ class NotificationSettings(ServiceSettings):
         default="in_app", description="Channel for recipients without a profile or fallback chain (the in-app inbox)"
     )
     dispatch_interval_seconds: float = Field(default=0.1, gt=0, description="Idle poll of the delivery queue")
+    # Queued work wakes the dispatcher, so an idle poll only finds retries and held messages coming due:
+    # it slows down, doubling from dispatch_interval_seconds up to this, until something happens.
+    dispatch_idle_max_seconds: float = Field(default=1.0, gt=0, description="Slowest idle poll of the delivery queue")
     dispatch_batch: int = Field(default=200, ge=1, description="Deliveries one dispatcher pass takes")
     send_concurrency: int = Field(default=32, ge=1, description="Provider calls in flight per process")
     provider_timeout_seconds: float = Field(default=10.0, gt=0, description="Deadline of one provider call")

@@ -4,49 +4,56 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, and_, cast, extract, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import Float, and_, cast, extract, func, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from reporting.domain import DurationStats, LeadResponseReport, ReportFilter
+from reporting.tables import SCHEMA
 from reporting.tables import lead_response as lr
 
 _PERCENTILES = literal([0.5, 0.9], ARRAY(Float))
 
 
+# One upsert per event, as plain SQL: SQLAlchemy does not cache the compiled form of an INSERT .. ON CONFLICT,
+# and these run for every lead event.
+_UPSERT = f"INSERT INTO {SCHEMA}.{lr.name} AS lr ({{columns}}) VALUES ({{values}}) ON CONFLICT (lead_id) DO UPDATE SET "
+_RECORD_CAPTURED = text(
+    _UPSERT.format(columns="lead_id, channel, captured_at", values=":lead_id, :channel, :captured_at")
+    # The capture event is the authority on when and through which channel.
+    + "channel = coalesce(excluded.channel, lr.channel), captured_at = excluded.captured_at, updated_at = now()"
+)
+_RECORD_ASSIGNED = text(
+    _UPSERT.format(
+        columns="lead_id, channel, captured_at, assigned_at", values=":lead_id, :channel, :captured_at, :assigned_at"
+    )
+    # LEAST ignores NULLs, so the first assignment wins whichever event arrives first.
+    + "channel = coalesce(lr.channel, excluded.channel), captured_at = coalesce(lr.captured_at, excluded.captured_at),"
+    " assigned_at = least(lr.assigned_at, excluded.assigned_at), updated_at = now()"
+)
+_RECORD_FIRST_CONTACT = text(
+    _UPSERT.format(
+        columns="lead_id, captured_at, first_contact_at", values=":lead_id, :captured_at, :first_contact_at"
+    )
+    + "captured_at = coalesce(lr.captured_at, excluded.captured_at),"
+    " first_contact_at = least(lr.first_contact_at, excluded.first_contact_at), updated_at = now()"
+)
+
+
 async def record_captured(conn: AsyncConnection, *, lead_id: str, channel: str | None, captured_at: datetime) -> None:
     """Project a capture: the capture event is the authority on when and through which channel."""
-    stmt = insert(lr).values(lead_id=lead_id, channel=channel, captured_at=captured_at)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[lr.c.lead_id],
-            set_={
-                "channel": func.coalesce(stmt.excluded.channel, lr.c.channel),
-                "captured_at": stmt.excluded.captured_at,
-                "updated_at": func.now(),
-            },
-        )
-    )
+    await conn.execute(_RECORD_CAPTURED, {"lead_id": lead_id, "channel": channel, "captured_at": captured_at})
 
 
 async def record_assigned(
     conn: AsyncConnection, *, lead_id: str, channel: str | None, captured_at: datetime | None, assigned_at: datetime
 ) -> None:
     """Project an assignment: its time (the earliest if told twice), and capture facts still missing."""
-    stmt = insert(lr).values(lead_id=lead_id, channel=channel, captured_at=captured_at, assigned_at=assigned_at)
     await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[lr.c.lead_id],
-            set_={
-                "channel": func.coalesce(lr.c.channel, stmt.excluded.channel),
-                "captured_at": func.coalesce(lr.c.captured_at, stmt.excluded.captured_at),
-                # LEAST ignores NULLs, so the first assignment wins whichever event arrives first.
-                "assigned_at": func.least(lr.c.assigned_at, stmt.excluded.assigned_at),
-                "updated_at": func.now(),
-            },
-        )
+        _RECORD_ASSIGNED,
+        {"lead_id": lead_id, "channel": channel, "captured_at": captured_at, "assigned_at": assigned_at},
     )
 
 
@@ -54,16 +61,8 @@ async def record_first_contact(
     conn: AsyncConnection, *, lead_id: str, captured_at: datetime | None, first_contact_at: datetime
 ) -> None:
     """Project a first contact: its time (the earliest if told twice), and the capture time if still missing."""
-    stmt = insert(lr).values(lead_id=lead_id, captured_at=captured_at, first_contact_at=first_contact_at)
     await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[lr.c.lead_id],
-            set_={
-                "captured_at": func.coalesce(lr.c.captured_at, stmt.excluded.captured_at),
-                "first_contact_at": func.least(lr.c.first_contact_at, stmt.excluded.first_contact_at),
-                "updated_at": func.now(),
-            },
-        )
+        _RECORD_FIRST_CONTACT, {"lead_id": lead_id, "captured_at": captured_at, "first_contact_at": first_contact_at}
     )
 
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from google.protobuf.message import Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import FetchTimeoutError
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import SpanKind
+from sqlalchemy import Table, TextClause, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_common.bus.catalog import dead_letter_subject, decode, stream_of
@@ -26,6 +29,23 @@ from crm_common.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENTS_CONSUMED
 log = logging.getLogger(__name__)
 EVENT_ID_HEADER = "Crm-Event-Id"
 tracer = trace.get_tracer("crm.bus")
+# Messages fetched, and applied in one transaction, at most.
+FETCH_BATCH = 64
+_PREPARER = postgresql.dialect().identifier_preparer
+_AFTER_COMMIT_KEY = "crm_consumer_after_commit"
+
+
+def after_commit(conn: AsyncConnection, callback: Callable[[], None]) -> None:
+    """Run `callback` once the consumer's transaction on `conn` has committed (never if it rolls back).
+
+    For what must not happen twice when a batch rolls back and runs again (metrics, wake-ups of
+    other loops). Outside a consumer's transaction the callback runs at once.
+    """
+    hooks = conn.info.get(_AFTER_COMMIT_KEY)
+    if hooks is None:
+        callback()
+    else:
+        hooks.append(callback)
 
 
 @dataclass(frozen=True)
@@ -43,15 +63,59 @@ Handler = Callable[[AsyncConnection, Message, EventMeta], Awaitable[None]]
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """A durable consumer of one subject, handled by one function."""
+    """A durable consumer of one subject, handled by one function.
+
+    The handler may run in a transaction shared with other messages of the same fetch, and may run
+    again if that transaction rolls back, so its effects must stay inside `conn`. `order_by`, when
+    given, applies a batch sorted by that key (stable), so that consumers whose handlers lock the
+    same rows (say, one row per lead) take those locks in one order and never deadlock each other.
+    `linger_seconds` lets messages gather for that long after a batch that was not full, so a steady
+    trickle is applied in batches (one transaction for several): for consumers where a little delay
+    costs nothing, such as projections.
+    """
 
     durable: str
     subject: str
     handler: Handler
+    order_by: Callable[[Message], str] | None = None
+    linger_seconds: float = 0.0
+
+
+@dataclass
+class _Delivery:
+    """One fetched message with what the consumer read from it."""
+
+    msg: Msg
+    headers: dict[str, str]
+    event: EventMeta
+    message: Message | None = None
+
+
+class _HandlerFailed(Exception):
+    """A handler raised: which message of the batch it was, and why."""
+
+    def __init__(self, delivery: _Delivery, error: Exception) -> None:
+        super().__init__(str(error))
+        self.delivery = delivery
+        self.error = error
+
+
+@lru_cache(maxsize=64)
+def _record_statement(inbox: Table) -> TextClause:
+    """Record a batch's event ids in the inbox at once; returns the ids that were not there yet."""
+    return text(
+        f"INSERT INTO {_PREPARER.format_table(inbox)} (consumer, event_id) "
+        "SELECT :consumer, unnest(CAST(:event_ids AS text[])) ON CONFLICT DO NOTHING RETURNING event_id"
+    )
 
 
 class DurableConsumer:
-    """Pulls a durable consumer's messages and applies each exactly once to the service's database."""
+    """Pulls a durable consumer's messages and applies each exactly once to the service's database.
+
+    A fetched batch is applied in one transaction (one inbox statement, one commit) and acked after
+    the commit. If a handler raises, the batch rolls back, that message alone is retried with backoff
+    (or dead-lettered on its last delivery) and the others are applied again without it.
+    """
 
     def __init__(
         self,
@@ -70,7 +134,12 @@ class DurableConsumer:
         self.max_deliver = max_deliver
         self.on_committed = on_committed
         self._stopping = False
-        self.batch = 64
+        self.batch = FETCH_BATCH
+        self._record = _record_statement(inbox)
+        self._counted = {
+            outcome: EVENTS_CONSUMED.labels(spec.durable, outcome)
+            for outcome in ("applied", "duplicate", "retried", "dead_lettered")
+        }
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         config = api.ConsumerConfig(
@@ -104,7 +173,9 @@ class DurableConsumer:
                 await asyncio.sleep(1.0)
                 continue
             if msgs:
-                await asyncio.gather(*(self.handle(m) for m in msgs))
+                await self.handle_batch(msgs)
+                if self.spec.linger_seconds and len(msgs) < self.batch and not self._stopping:
+                    await asyncio.sleep(self.spec.linger_seconds)
             if loop.time() - last_stats > 5 and sub is not None:
                 last_stats = loop.time()
                 try:
@@ -122,6 +193,47 @@ class DurableConsumer:
 
     async def handle(self, msg: Msg) -> None:
         """Apply one message: skip it if the inbox has it, dead-letter it on its last failed delivery."""
+        await self.handle_batch([msg])
+
+    async def handle_batch(self, msgs: Sequence[Msg]) -> None:
+        """Apply fetched messages in one transaction; a failure rolls it back and isolates the failing one."""
+        await self._handle([self._delivery(msg) for msg in msgs])
+
+    async def _handle(self, deliveries: list[_Delivery]) -> None:
+        try:
+            applied = await self._apply(deliveries)
+        except _HandlerFailed as failed:
+            # Retried or dead-lettered without running again; the others go on without it.
+            await self._failed(failed.delivery, failed.error)
+            rest = [d for d in deliveries if d is not failed.delivery]
+            if rest:
+                await self._handle(rest)
+            return
+        except Exception as err:  # the inbox or the commit: no one message to blame
+            if len(deliveries) == 1:
+                await self._failed(deliveries[0], err)
+                return
+            log.info("consumer %s: a batch of %d failed (%s); one by one", self.spec.durable, len(deliveries), err)
+            for delivery in deliveries:
+                await self._handle([delivery])
+            return
+        await self._settled(deliveries, applied)
+
+    async def _settled(self, deliveries: Sequence[_Delivery], applied: int) -> None:
+        """After the commit: ack every message (a lost ack only means a redelivery the inbox skips)."""
+        for delivery in deliveries:
+            await self._ack(delivery.msg)
+        if applied:
+            self._counted["applied"].inc(applied)
+            if self.on_committed:
+                self.on_committed()
+        if len(deliveries) > applied:
+            self._counted["duplicate"].inc(len(deliveries) - applied)
+
+    async def _ack(self, msg: Msg) -> None:
+        await msg.ack()
+
+    def _delivery(self, msg: Msg) -> _Delivery:
         headers = dict(msg.headers or {})
         meta = msg.metadata
         # Crm-Event-Id survives a dead-letter replay, whose Nats-Msg-Id must be new for JetStream to take it.
@@ -132,47 +244,76 @@ class DurableConsumer:
             published_at=meta.timestamp or datetime.now(UTC),
             delivery=meta.num_delivered or 1,
         )
+        return _Delivery(msg=msg, headers=headers, event=event)
+
+    async def _apply(self, deliveries: Sequence[_Delivery]) -> int:
+        """Record the events in the inbox and run the handler for each one new to it; returns how many ran."""
+        hooks: list[Callable[[], None]] = []
+        # The batch's own connection and statements belong to no lead's trace: not traced (each would be
+        # a root span); the handlers run in their message's trace (see _run_handler).
+        with suppress_instrumentation():
+            async with self.db.transaction() as conn:
+                conn.info[_AFTER_COMMIT_KEY] = hooks
+                try:
+                    ran = await self._apply_in(conn, deliveries)
+                finally:
+                    conn.info.pop(_AFTER_COMMIT_KEY, None)
+        for hook in hooks:
+            try:
+                hook()
+            except Exception as err:  # the effect is committed; a failing hook must not make it look failed
+                log.warning("after-commit hook of %s failed: %s", self.spec.durable, err)
+        return ran
+
+    async def _apply_in(self, conn: AsyncConnection, deliveries: Sequence[_Delivery]) -> int:
+        fresh = set(
+            (
+                await conn.execute(
+                    self._record, {"consumer": self.spec.durable, "event_ids": [d.event.event_id for d in deliveries]}
+                )
+            ).scalars()
+        )
+        todo = []
+        for delivery in deliveries:
+            # A message twice in one batch (a replay next to a redelivery) runs once.
+            if delivery.event.event_id in fresh:
+                fresh.discard(delivery.event.event_id)
+                delivery.message = decode(delivery.msg.subject, delivery.msg.data)
+                todo.append(delivery)
+        if self.spec.order_by is not None:
+            order_by = self.spec.order_by
+            todo.sort(key=lambda d: order_by(d.message))  # type: ignore[arg-type]
+        for delivery in todo:
+            try:
+                await self._run_handler(conn, delivery)
+            except Exception as err:
+                raise _HandlerFailed(delivery, err) from err
+        return len(todo)
+
+    async def _run_handler(self, conn: AsyncConnection, delivery: _Delivery) -> None:
+        """The handler inside a consumer span, a child of the span that published the event."""
         with tracer.start_as_current_span(
-            f"process {msg.subject}",
-            context=propagate.extract(headers),
+            f"process {delivery.msg.subject}",
+            # From the headers alone: the batch's context (instrumentation suppressed) is not the handler's.
+            context=propagate.extract(delivery.headers, context=Context()),
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "nats",
-                "messaging.destination.name": msg.subject,
+                "messaging.destination.name": delivery.msg.subject,
                 "messaging.consumer.group.name": self.spec.durable,
-                "messaging.message.id": event_id,
+                "messaging.message.id": delivery.event.event_id,
                 "messaging.operation.type": "process",
             },
-        ) as span:
-            try:
-                applied = await self._apply(msg, event)
-                await msg.ack()
-                EVENTS_CONSUMED.labels(self.spec.durable, "applied" if applied else "duplicate").inc()
-                if applied and self.on_committed:
-                    self.on_committed()
-            except Exception as err:
-                span.record_exception(err)
-                span.set_status(Status(StatusCode.ERROR, str(err)))
-                await self._failed(msg, headers, event, err)
+        ):
+            assert delivery.message is not None
+            await self.spec.handler(conn, delivery.message, delivery.event)
 
-    async def _apply(self, msg: Msg, event: EventMeta) -> bool:
-        async with self.db.transaction() as conn:
-            first = await conn.execute(
-                insert(self.inbox)
-                .values(consumer=self.spec.durable, event_id=event.event_id)
-                .on_conflict_do_nothing()
-                .returning(self.inbox.c.event_id)
-            )
-            if first.first() is None:
-                return False
-            await self.spec.handler(conn, decode(msg.subject, msg.data), event)
-        return True
-
-    async def _failed(self, msg: Msg, headers: dict[str, str], event: EventMeta, err: Exception) -> None:
+    async def _failed(self, delivery: _Delivery, err: Exception) -> None:
+        msg, event = delivery.msg, delivery.event
         try:
             if event.delivery >= self.max_deliver:
                 dlq_headers = {
-                    **headers,
+                    **delivery.headers,
                     EVENT_ID_HEADER: event.event_id,
                     "Nats-Msg-Id": f"dlq:{self.spec.durable}:{event.event_id}",
                     "Crm-Original-Subject": msg.subject,
@@ -182,11 +323,11 @@ class DurableConsumer:
                 await self.js.publish(dead_letter_subject(self.spec.durable), msg.data, headers=dlq_headers)
                 await msg.term()
                 DEAD_LETTERS.labels(self.spec.durable).inc()
-                EVENTS_CONSUMED.labels(self.spec.durable, "dead_lettered").inc()
+                self._counted["dead_lettered"].inc()
                 log.error("event %s dead-lettered after %d deliveries: %s", event.event_id, event.delivery, err)
             else:
                 await msg.nak(delay=min(0.5 * 2 ** (event.delivery - 1), 30.0))
-                EVENTS_CONSUMED.labels(self.spec.durable, "retried").inc()
+                self._counted["retried"].inc()
                 log.warning("event %s failed (delivery %d), will retry: %s", event.event_id, event.delivery, err)
         except Exception as nested:  # NATS down: the ack wait expires and the message is redelivered
             log.warning("could not settle failed event %s: %s", event.event_id, nested)

@@ -6,14 +6,21 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import Counter, deque
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import psycopg
 from google.protobuf.message import Message
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import LargeBinary, Table, TextClause, bindparam, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_common.bus.catalog import EVENT_TYPES
@@ -25,11 +32,44 @@ tracer = trace.get_tracer("crm.bus")
 _NOTIFIED_KEY = "crm_outbox_notified"
 # The outbox gauges cost a query; refresh them at most this often.
 STATS_INTERVAL_SECONDS = 1.0
+# While LISTEN is up every commit wakes the relay; polling is then only a safety net and runs this seldom.
+LISTENING_POLL_SECONDS = 5.0
+# How many recently published event ids the relay remembers, to skip the NOTIFY of a commit it already relayed.
+RECENT_EVENT_IDS = 4096
+_PREPARER = postgresql.dialect().identifier_preparer
 
 
 def notify_channel(schema: str) -> str:
     """The PostgreSQL NOTIFY channel that wakes a schema's relay when a transaction with events commits."""
     return f"crm_outbox_{schema}"
+
+
+@lru_cache(maxsize=64)
+def _statements(outbox: Table) -> dict[str, TextClause]:
+    """The relay's and stager's SQL for one outbox table, as text: parsed and compiled once per process.
+
+    Plain SQL because these run for every event; the NOTIFY rides on the first INSERT of a transaction
+    (one round trip, not two), and the relay claims and deletes its batch in one statement.
+    """
+    table = _PREPARER.format_table(outbox)
+    columns = "event_id, subject, payload, headers"
+    typed = (bindparam("payload", type_=LargeBinary), bindparam("headers", type_=JSONB))
+    return {
+        "stage": text(
+            f"INSERT INTO {table} ({columns}) VALUES (:event_id, :subject, :payload, :headers)"
+        ).bindparams(*typed),
+        "stage_and_notify": text(
+            f"INSERT INTO {table} ({columns}) SELECT :event_id, :subject, :payload, :headers "
+            "FROM pg_notify(:channel, :event_id)"
+        ).bindparams(*typed),
+        # Rows locked by another replica's claim are skipped; a rollback (publish failed) puts them back.
+        "claim": text(
+            f"DELETE FROM {table} WHERE seq IN "
+            f"(SELECT seq FROM {table} ORDER BY seq LIMIT :limit FOR UPDATE SKIP LOCKED) "
+            "RETURNING seq, event_id, subject, payload, headers"
+        ),
+        "stats": text(f"SELECT count(*), min(created_at) FROM {table}"),
+    }
 
 
 async def stage_event(
@@ -41,15 +81,18 @@ async def stage_event(
     event_id = event_id or str(uuid.uuid4())
     headers: dict[str, str] = {}
     propagate.inject(headers)
-    await conn.execute(
-        insert(outbox).values(event_id=event_id, subject=subject, payload=message.SerializeToString(), headers=headers)
-    )
+    values = {"event_id": event_id, "subject": subject, "payload": message.SerializeToString(), "headers": headers}
     # NOTIFY is delivered at commit only, so the relay never wakes for an event that is not there yet;
-    # one per transaction is enough however many events it stages.
+    # one per transaction is enough however many events it stages. Its payload names the transaction's
+    # first event, so a relay that already published that event can skip the wake-up.
     transaction = conn.get_transaction()
+    statements = _statements(outbox)
     if conn.info.get(_NOTIFIED_KEY) is not transaction:
-        await conn.execute(text("SELECT pg_notify(:ch, '')"), {"ch": notify_channel(outbox.schema or "public")})
+        values["channel"] = notify_channel(outbox.schema or "public")
+        await conn.execute(statements["stage_and_notify"], values)
         conn.info[_NOTIFIED_KEY] = transaction
+    else:
+        await conn.execute(statements["stage"], values)
     return event_id
 
 
@@ -68,6 +111,10 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._stats_at = float("-inf")
+        self._statements = _statements(outbox)
+        self._recent: set[str] = set()
+        self._recent_order: deque[str] = deque()
+        self._listening = False
 
     async def run(self) -> None:
         """Relay until stopped; survives NATS and PostgreSQL outages by retrying with backoff."""
@@ -84,13 +131,19 @@ class OutboxRelay:
                     backoff = min(backoff * 2, 5.0)
                     continue
                 if published < self.batch_size:
+                    poll = max(self.poll_seconds, LISTENING_POLL_SECONDS) if self._listening else self.poll_seconds
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                        await asyncio.wait_for(self._wake.wait(), timeout=poll)
                     self._wake.clear()
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+
+    @property
+    def listening(self) -> bool:
+        """Whether commits wake this relay (LISTEN is up); otherwise it polls every `poll_seconds`."""
+        return self._listening
 
     def stop(self) -> None:
         self._stopping = True
@@ -101,34 +154,31 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Publish the oldest unpublished events (rows locked so replicas never publish the same batch)."""
-        o = self.outbox
-        async with self.db.transaction() as conn:
-            rows = (
-                await conn.execute(
-                    select(o.c.seq, o.c.event_id, o.c.subject, o.c.payload, o.c.headers)
-                    .order_by(o.c.seq)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if rows:
-                await asyncio.gather(*(self._publish(r.event_id, r.subject, r.payload, r.headers) for r in rows))
-                await conn.execute(delete(o).where(o.c.seq.in_([r.seq for r in rows])))
-            now = asyncio.get_running_loop().time()
-            if now - self._stats_at >= STATS_INTERVAL_SECONDS:
-                self._stats_at = now
-                stats = (await conn.execute(select(func.count(), func.min(o.c.created_at)))).one()
-                OUTBOX_PENDING.set(max(stats[0] - len(rows), 0))
-                oldest = stats[1]
-                lag = (datetime.now(UTC) - oldest).total_seconds() if oldest and len(rows) < stats[0] else 0
-                OUTBOX_LAG.set(lag)
+        statements = self._statements
+        # The relay's connection and statements would each be a root span of a trace of their own: not traced.
+        with suppress_instrumentation():
+            async with self.db.transaction() as conn:
+                rows = (await conn.execute(statements["claim"], {"limit": self.batch_size})).all()
+                if rows:
+                    rows.sort(key=lambda r: r.seq)
+                    await asyncio.gather(*(self._publish(r.event_id, r.subject, r.payload, r.headers) for r in rows))
+                now = asyncio.get_running_loop().time()
+                if now - self._stats_at >= STATS_INTERVAL_SECONDS:
+                    self._stats_at = now
+                    pending, oldest = (await conn.execute(statements["stats"])).one()
+                    # The claimed rows are deleted in this transaction: what is left is what waits.
+                    OUTBOX_PENDING.set(pending)
+                    OUTBOX_LAG.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
+        if rows:
+            self._remember(r.event_id for r in rows)
+            for subject, count in Counter(r.subject for r in rows).items():
+                EVENTS_PUBLISHED.labels(subject).inc(count)
         return len(rows)
 
     async def _publish(self, event_id: str, subject: str, payload: bytes, stored: dict[str, str]) -> None:
-        parent = propagate.extract(stored)
-        with tracer.start_as_current_span(
+        span = tracer.start_span(
             f"publish {subject}",
-            context=parent,
+            context=propagate.extract(stored, context=Context()),
             kind=SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "nats",
@@ -136,23 +186,49 @@ class OutboxRelay:
                 "messaging.message.id": event_id,
                 "messaging.operation.type": "publish",
             },
-        ):
+        )
+        try:
             headers = {"Nats-Msg-Id": event_id}
-            propagate.inject(headers)
+            propagate.inject(headers, context=trace.set_span_in_context(span))
             await self.js.publish(subject, payload, headers=headers, timeout=5)
-        EVENTS_PUBLISHED.labels(subject).inc()
+        except Exception as err:
+            span.record_exception(err)
+            span.set_status(trace.Status(trace.StatusCode.ERROR, str(err)))
+            raise
+        finally:
+            span.end()
+
+    def _remember(self, event_ids: Iterable[str]) -> None:
+        for event_id in event_ids:
+            self._recent.add(event_id)
+            self._recent_order.append(event_id)
+        while len(self._recent_order) > RECENT_EVENT_IDS:
+            self._recent.discard(self._recent_order.popleft())
+
+    def _notified(self, payload: str) -> None:
+        """A commit with events: wake up, unless this relay has already published that commit's events."""
+        if payload and payload in self._recent:
+            return
+        self._wake.set()
 
     async def _listen(self) -> None:
         """LISTEN for commits that staged events; falls back to polling whenever the listener is down."""
         channel = notify_channel(self.outbox.schema or "public")
         while not self._stopping:
             try:
-                async with await psycopg.AsyncConnection.connect(self.libpq_url, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    self.libpq_url, autocommit=True, keepalives=1, keepalives_idle=10, keepalives_interval=5
+                ) as conn:
                     await conn.execute(f'LISTEN "{channel}"')
-                    async for _ in conn.notifies():
-                        self._wake.set()
+                    self._listening = True
+                    # Events committed while nobody listened are found by this first pass.
+                    self._wake.set()
+                    async for notify in conn.notifies():
+                        self._notified(notify.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as err:
                 log.debug("outbox listener reconnecting: %s", err)
-                await asyncio.sleep(1.0)
+            finally:
+                self._listening = False
+            await asyncio.sleep(1.0)

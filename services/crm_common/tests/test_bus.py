@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import lead_events_pb2
 from crm_common.bus.catalog import dead_letter_subject
-from crm_common.bus.consumer import ConsumerSpec, DurableConsumer, EventMeta
+from crm_common.bus.consumer import ConsumerSpec, DurableConsumer, EventMeta, after_commit
 from crm_common.bus.dlq import list_dead_letters, replay
 from crm_common.bus.outbox import OutboxRelay, stage_event
 from crm_common.bus.streams import ensure_streams
@@ -98,6 +98,37 @@ async def test_staged_events_publish_only_when_the_transaction_commits(bus: Bus)
     assert msgs[0].headers["Nats-Msg-Id"] == event_id
 
 
+async def test_the_relay_wakes_at_each_commit_and_publishes_in_staging_order(bus: Bus) -> None:
+    sub = await bus.js.pull_subscribe("crm.lead.assigned", durable="t-order")
+    # Polling once a minute: only the commits' NOTIFY can get these events out within the test's wait.
+    relay = OutboxRelay(db=bus.db, outbox=bus.outbox, js=bus.js, libpq_url=bus.libpq_url, poll_seconds=60)
+    task = asyncio.create_task(relay.run())
+    try:
+        for _ in range(200):
+            if relay.listening:
+                break
+            await asyncio.sleep(0.05)
+        assert relay.listening
+        await asyncio.sleep(0.2)  # the relay's first pass, which found nothing, is over
+        staged = []
+        for t in range(3):
+            async with bus.db.transaction() as conn:
+                for i in range(2):
+                    staged.append(await stage_event(conn, bus.outbox, "crm.lead.assigned", _assigned(f"o-{t}-{i}")))
+        msgs: list = []
+        for _ in range(100):
+            with contextlib.suppress(Exception):
+                msgs.extend(await sub.fetch(10, timeout=0.1))
+            if len(msgs) >= len(staged):
+                break
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 5)
+    assert [m.headers["Nats-Msg-Id"] for m in msgs] == staged
+    async with bus.db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(bus.outbox)) == 0
+
+
 async def test_a_wrong_payload_type_is_refused_at_staging(bus: Bus) -> None:
     async with bus.db.transaction() as conn:
         with pytest.raises(TypeError):
@@ -131,28 +162,48 @@ async def test_events_staged_while_nats_is_down_are_published_after_it_returns(b
 
 
 class AckLostOnce(DurableConsumer):
-    """Applies the first delivery, then behaves as if it crashed before the ack (the message comes back)."""
+    """Commits the first delivery, then behaves as if it crashed before the ack (the message comes back)."""
 
     crashed: set[str]
 
-    async def handle(self, msg) -> None:  # type: ignore[no-untyped-def]
+    async def _ack(self, msg) -> None:  # type: ignore[no-untyped-def]
         event_id = msg.headers["Nats-Msg-Id"]
         if event_id not in self.crashed:
             self.crashed.add(event_id)
-            meta = EventMeta(event_id, msg.subject, msg.metadata.timestamp, msg.metadata.num_delivered)
-            assert await self._apply(msg, meta)
             await msg.nak()
             return
-        await super().handle(msg)
+        await super()._ack(msg)
+
+
+async def _effects_table(bus: Bus) -> None:
+    """A table handlers write their effect to, in the transaction that records the event in the inbox."""
+    async with bus.db.transaction() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS bus.effects (lead_id text NOT NULL, event_id text NOT NULL)"))
+
+
+async def _effects(bus: Bus) -> list[str]:
+    async with bus.db.connect() as conn:
+        return sorted((await conn.execute(text("SELECT lead_id FROM bus.effects"))).scalars())
+
+
+async def _record_effect(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
+    await conn.execute(
+        text("INSERT INTO bus.effects (lead_id, event_id) VALUES (:lead, :event)"),
+        {"lead": message.lead_id, "event": meta.event_id},
+    )
 
 
 async def test_consumer_applies_each_event_once_and_dead_letters_poison(bus: Bus) -> None:
-    applied: list[str] = []
+    await _effects_table(bus)
+    calls: list[str] = []
+    committed: list[str] = []
 
     async def handler(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
+        calls.append(message.lead_id)
+        after_commit(conn, lambda: committed.append(message.lead_id))
         if message.lead_id == "poison":
             raise ValueError("cannot apply")
-        applied.append(message.lead_id)
+        await _record_effect(conn, message, meta)
 
     consumer = AckLostOnce(
         ConsumerSpec("test-lead-assigned", "crm.lead.assigned", handler),
@@ -177,11 +228,60 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison(bus: Bus
         return bool(dead) and done == 2
 
     await _run(consumer, until=settled, within=30)
-    # a and b were each delivered twice (the first ack was "lost"), yet applied once.
-    assert sorted(applied) == ["a", "b"]
+    # a and b were each delivered twice (the first ack was "lost"), and shared a batch with the poison
+    # message (rolled back, then applied one by one), yet their effect was committed once.
+    assert await _effects(bus) == ["a", "b"]
+    # What must happen once per applied event (metrics, wake-ups) waits for the commit.
+    assert sorted(committed) == ["a", "b"]
+    assert calls.count("poison") == 3
     assert dead[0].headers["Crm-Original-Subject"] == "crm.lead.assigned"
     assert dead[0].headers["Crm-Deliveries"] == "3"
     assert "cannot apply" in dead[0].headers["Crm-Error"]
+
+
+async def test_a_batch_is_one_transaction_and_a_repeated_event_in_it_runs_once(bus: Bus) -> None:
+    await _effects_table(bus)
+    transactions: set[int] = set()
+
+    async def handler(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
+        transactions.add(await conn.scalar(text("SELECT txid_current()")))
+        await _record_effect(conn, message, meta)
+
+    consumer = DurableConsumer(
+        ConsumerSpec("test-batch", "crm.lead.assigned", handler), db=bus.db, inbox=bus.inbox, js=bus.js, max_deliver=3
+    )
+    # The same event twice (a dead-letter replay keeps Crm-Event-Id under a new Nats-Msg-Id), then another.
+    for lead_id, headers in (
+        ("x", {"Nats-Msg-Id": "x-1"}),
+        ("x", {"Nats-Msg-Id": "replay:1", "Crm-Event-Id": "x-1"}),
+        ("y", {"Nats-Msg-Id": "y-1"}),
+    ):
+        await bus.js.publish("crm.lead.assigned", _assigned(lead_id).SerializeToString(), headers=headers)
+    await consumer.subscribe()
+    sub = await bus.js.pull_subscribe("crm.lead.assigned", durable="test-batch")
+    msgs = await sub.fetch(10, timeout=2)
+    assert len(msgs) == 3
+    await consumer.handle_batch(msgs)
+    assert await _effects(bus) == ["x", "y"]
+    assert len(transactions) == 1
+    info = await bus.js.consumer_info("CRM_LEAD", "test-batch")
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)
+
+
+async def test_order_by_applies_a_batch_in_key_order(bus: Bus) -> None:
+    seen: list[str] = []
+
+    async def handler(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
+        seen.append(message.lead_id)
+
+    spec = ConsumerSpec("test-ordered", "crm.lead.assigned", handler, order_by=lambda m: m.lead_id)
+    consumer = DurableConsumer(spec, db=bus.db, inbox=bus.inbox, js=bus.js, max_deliver=3)
+    for lead_id in ("c", "a", "b"):
+        await bus.js.publish("crm.lead.assigned", _assigned(lead_id).SerializeToString(), headers={"Nats-Msg-Id": lead_id})
+    await consumer.subscribe()
+    sub = await bus.js.pull_subscribe("crm.lead.assigned", durable="test-ordered")
+    await consumer.handle_batch(await sub.fetch(10, timeout=2))
+    assert seen == ["a", "b", "c"]
 
 
 async def test_an_operator_lists_and_replays_dead_letters(bus: Bus) -> None:
