@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from crm_common.telemetry import instrument_sqlalchemy
@@ -32,13 +35,35 @@ def async_url(url: str) -> str:
     return url
 
 
+def _refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Checkout hook: an idle pooled connection has nothing to read unless the server closed it (or is closing
+    it, e.g. after a restart); the pool then opens a fresh one. Costs one poll, not a round trip."""
+    raw = dbapi_connection.driver_connection
+    if raw.closed or raw.broken:
+        raise DisconnectionError("connection closed")
+    poller = select.poll()  # poll, not select: no limit on the descriptor's number
+    try:
+        poller.register(raw.pgconn.socket, select.POLLIN)
+        ready = poller.poll(0)
+    except (OSError, ValueError) as err:
+        raise DisconnectionError(f"connection unusable: {err}") from err
+    if ready:
+        raise DisconnectionError("the server closed the connection")
+
+
 class Database:
     """The process's engine; `transaction()` yields a connection inside one transaction."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, instrument: bool = True) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, max_overflow: int | None = None, instrument: bool = True
+    ) -> None:
+        overflow = pool_size if max_overflow is None else max_overflow
         self.engine: AsyncEngine = create_async_engine(
-            async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+            async_url(url), pool_size=pool_size, max_overflow=overflow, pool_recycle=1800
         )
+        # Instead of pool_pre_ping (a SELECT 1 round trip before every transaction): drop a pooled connection
+        # the server has closed, which an idle connection shows by a readable socket.
+        event.listen(self.engine.sync_engine, "checkout", _refuse_closed_connection)
         if instrument:
             instrument_sqlalchemy(self.engine)
 
@@ -54,10 +79,20 @@ class Database:
         async with self.engine.connect() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads outside a transaction: no BEGIN and no ROLLBACK round trip.
+
+        Each statement sees what was committed when it started (as in a READ COMMITTED transaction), but
+        nothing is held between statements and anything written is committed at once: for reads only.
+        """
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
     async def ping(self) -> bool:
         """True when the database answers."""
         try:
-            async with self.engine.connect() as conn:
+            async with self.read() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:

@@ -44,7 +44,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             try:
                 remaining = context.time_remaining()
                 timeout = DEFAULT_DEADLINE_SECONDS if remaining is None else max(remaining, 0.0)
-                return await asyncio.wait_for(inner(request, context), timeout=timeout)
+                # asyncio.timeout, not wait_for: no extra task per call (and the handler keeps the call's context).
+                async with asyncio.timeout(timeout):
+                    return await inner(request, context)
             except DomainError as err:
                 code = err.code
                 await context.abort_with_status(rpc_status.to_status(to_rpc_status(err)))

@@ -78,12 +78,15 @@ class Runtime:
     def __init__(self, definition: ServiceDefinition, settings: ServiceSettings) -> None:
         self.definition = definition
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database(
+            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
         self.peers = PeerAddresses()
         self.nc: NatsClient | None = None
         self.js: JetStreamContext | None = None
         self.relay: OutboxRelay | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._head: str | None = None
 
     async def connect_bus(self) -> None:
         """Connect to NATS (reconnecting forever) and declare the streams."""
@@ -134,7 +137,9 @@ class Runtime:
             current = await current_revision(self.db.engine, self.definition.schema)
         except Exception:
             return False
-        return current == head_revision(self.definition.migrations_dir)
+        if self._head is None:  # the scripts do not change while the process runs; reading them costs CPU
+            self._head = head_revision(self.definition.migrations_dir)
+        return current == self._head
 
     async def close(self) -> None:
         for ch in self._channels.values():

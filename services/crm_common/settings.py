@@ -26,6 +26,12 @@ class ServiceSettings(BaseSettings):
     # Bounded redelivery: a message that failed this many times goes to the consumer's dead-letter subject.
     max_deliver: int = Field(default=5, ge=1)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # Connections kept open per process, and how many more it may open for a burst (closed again after it).
+    # Sized for the concurrency a service sees (the edge's connections) so a steady load opens none: a new
+    # PostgreSQL connection is a new backend process. PostgreSQL's max_connections must cover
+    # (pool size + overflow) x processes.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
 
     @model_validator(mode="after")
     def _refuse_missing_or_placeholder(self) -> ServiceSettings:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+from typing import Any, cast
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from sqlalchemy import Engine, event
 
 _provider: TracerProvider | None = None
+# Distinct statement texts whose span name and attributes are kept (statements are few; parameters vary).
+_STATEMENTS_KEPT = 2000
 
 
 def setup_telemetry(service_name: str) -> TracerProvider:
@@ -37,12 +42,58 @@ def shutdown_telemetry() -> None:
         _provider.shutdown()
 
 
-def instrument_sqlalchemy(engine: object) -> None:
-    """Trace every statement of an (async) SQLAlchemy engine."""
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+def instrument_sqlalchemy(engine: object, tracer_provider: trace.TracerProvider | None = None) -> None:
+    """Trace every statement of an (async) SQLAlchemy engine: one CLIENT span each, in the caller's trace.
 
-    sync_engine = getattr(engine, "sync_engine", engine)
-    SQLAlchemyInstrumentor().instrument(engine=sync_engine, enable_commenter=False)
+    The same spans as the OpenTelemetry SQLAlchemy instrumentation (name "<operation> <database>",
+    db.system, db.name, db.operation, db.statement, net.peer.*), but what a span says is worked out once per
+    statement text instead of on every execution: the library's per-statement work was a fifth of the lead
+    service's CPU per capture.
+    """
+    sync_engine = cast(Engine, getattr(engine, "sync_engine", engine))
+    url = sync_engine.url
+    common = {
+        "db.system": "postgresql",
+        "db.name": url.database or "",
+        "net.peer.name": url.host or "",
+        "net.peer.port": url.port or 5432,
+    }
+    tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("crm.sql")
+    described: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def describe(statement: str) -> tuple[str, dict[str, Any]]:
+        found = described.get(statement)
+        if found is None:
+            words = statement.split(None, 1)
+            operation = words[0] if words else "SQL"
+            if len(described) >= _STATEMENTS_KEPT:
+                described.clear()
+            found = described[statement] = (
+                f"{operation} {common['db.name']}".strip(),
+                {**common, "db.operation": operation, "db.statement": statement},
+            )
+        return found
+
+    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        if context is None or not is_instrumentation_enabled():
+            return
+        name, attributes = describe(statement)
+        context._crm_span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+
+    def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        span = getattr(context, "_crm_span", None)
+        if span is not None:
+            span.end()
+
+    def failed(exception_context: Any) -> None:
+        span = getattr(exception_context.execution_context, "_crm_span", None)
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR, str(exception_context.original_exception)))
+            span.end()
+
+    event.listen(sync_engine, "before_cursor_execute", before)
+    event.listen(sync_engine, "after_cursor_execute", after)
+    event.listen(sync_engine, "handle_error", failed)
 
 
 def current_traceparent() -> str:

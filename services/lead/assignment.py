@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,19 +15,31 @@ from crm_common.metrics import LEAD_POOL_RETURNS, LEAD_REROUTES, LEAD_ROUTING_DU
 from crm_common.service import Runtime
 from lead import repository as repo
 from lead.domain import CleanLead
-from lead.routing import Decision, RepState, Rule, TeamState, calendar_from_json, decide, first_match, rule_from_json
+from lead.routing import (
+    Calendar,
+    Decision,
+    RepState,
+    Rule,
+    TeamState,
+    calendar_from_json,
+    decide,
+    first_match,
+    rule_from_json,
+)
 from lead.timestamps import ts
 
 _RULES: dict[tuple[str, int], list[Rule]] = {}
+_CALENDARS: dict[str, Calendar | None] = {}
 # Label values of crm_lead_reroutes_total (a manual move's free-text reason goes into the event only).
 REROUTE_REASONS = frozenset({"claim_expired", "rep_deactivated", "handover", "manual"})
 # Triggers that route a lead nobody owned yet, so the customer's existing owner comes first.
 FIRST_ROUTING = frozenset({"capture", "sweep"})
 
 
-async def load_rules(conn: AsyncConnection, db_key: str) -> tuple[int, list[Rule]]:
-    """The live rule set, parsed once per version and process."""
-    version = await repo.live_version(conn)
+async def load_rules(conn: AsyncConnection, db_key: str, version: int | None = None) -> tuple[int, list[Rule]]:
+    """The live rule set, parsed once per version and process (pass the live version if it was read already)."""
+    if version is None:
+        version = await repo.live_version(conn)
     cached = _RULES.get((db_key, version))
     if cached is None:
         version, data = await repo.live_rules(conn)
@@ -52,7 +65,20 @@ def rep_state(row: Row[Any]) -> RepState:
 
 async def team_states(conn: AsyncConnection, team_ids: list[str]) -> dict[str, TeamState]:
     rows = await repo.get_teams(conn, team_ids=team_ids) if team_ids else []
-    return {r.id: TeamState(id=r.id, manager_id=r.manager_id, calendar=calendar_from_json(r.calendar)) for r in rows}
+    return {r.id: TeamState(id=r.id, manager_id=r.manager_id, calendar=_calendar(r.calendar)) for r in rows}
+
+
+def _calendar(data: dict[str, Any] | None) -> Calendar | None:
+    """A team's calendar, parsed once per distinct JSON and process (routing reads it on every decision)."""
+    if not data:
+        return None
+    key = json.dumps(data, sort_keys=True)
+    cached = _CALENDARS.get(key)
+    if cached is None:
+        if len(_CALENDARS) > 1000:
+            _CALENDARS.clear()
+        cached = _CALENDARS[key] = calendar_from_json(data)
+    return cached
 
 
 def lead_fields(row: Row[Any], *, has_owner: bool) -> dict[str, str]:
@@ -94,62 +120,68 @@ async def route_lead(
     record_unplaced: bool = True,
 ) -> Decision:
     """Decide where a (locked) lead goes, record why, and move it there with its events."""
-    version, rules = await load_rules(conn, runtime.settings.database_url)
-    owner_id = None
-    if row.customer_id and trigger in FIRST_ROUTING:
-        owner_id = await repo.account_owner(conn, customer_id=row.customer_id, exclude_lead=row.id)
+    decision, _ = await route(
+        runtime,
+        conn,
+        row,
+        now,
+        trigger=trigger,
+        excluded=excluded,
+        from_rep=from_rep,
+        pool_when_unplaced=pool_when_unplaced,
+        record_unplaced=record_unplaced,
+    )
+    return decision
+
+
+async def route(
+    runtime: Runtime,
+    conn: AsyncConnection,
+    row: Row[Any],
+    now: datetime,
+    *,
+    trigger: str,
+    excluded: frozenset[str] = frozenset(),
+    from_rep: str | None = None,
+    pool_when_unplaced: bool = False,
+    record_unplaced: bool = True,
+    context: tuple[int, str | None] | None = None,
+) -> tuple[Decision, Row[Any] | None]:
+    """route_lead, also giving the lead row as assigned (None unless a rep got it).
+
+    context is (live rule version, account owner) when the caller read both in an earlier statement of this
+    transaction (capture does, with its duplicate check); otherwise they are read here.
+    """
+    if context is None:
+        customer_id = row.customer_id if trigger in FIRST_ROUTING else None
+        found = await repo.routing_context(conn, customer_id=customer_id, exclude_lead=row.id)
+        context = (found.version, found.owner_id)
+    version, owner_id = context
+    version, rules = await load_rules(conn, runtime.settings.database_url, version)
+    if not (row.customer_id and trigger in FIRST_ROUTING):
+        owner_id = None
     fields = lead_fields(row, has_owner=owner_id is not None)
     rule = first_match(rules, fields, row.score)
     team_ids = [t for t in ((rule.team_id, rule.overflow_team_id) if rule else ()) if t]
     # Serialises rotation and capacity per team across replicas; lock_keys takes them in one global order.
+    # Everything from here to commit holds the team: as few round trips as possible.
     await repo.lock_keys(conn, keys=[f"lead-team:{t}" for t in team_ids])
-    rep_rows = await repo.reps_with_load(conn, team_ids=team_ids) if team_ids else []
-    owner = None
-    if owner_id is not None:
-        owner_rows = await repo.reps_with_load(conn, rep_ids=[owner_id])
-        owner = rep_state(owner_rows[0]) if owner_rows else None
-    teams = await team_states(conn, sorted({*team_ids, *([owner.team_id] if owner else [])}))
+    rows = await repo.routing_reps(conn, team_ids=team_ids, owner_id=owner_id)
+    teams = {
+        r.team_id: TeamState(id=r.team_id, manager_id=r.team_manager_id, calendar=_calendar(r.team_calendar))
+        for r in rows
+    }
     reps_by_team: dict[str, list[RepState]] = {}
-    for rep_row in rep_rows:
-        reps_by_team.setdefault(rep_row.team_id, []).append(rep_state(rep_row))
+    for rep_row in rows:
+        if rep_row.team_id in team_ids:
+            reps_by_team.setdefault(rep_row.team_id, []).append(rep_state(rep_row))
+    owner = next((rep_state(r) for r in rows if r.id == owner_id), None)
     started = time.perf_counter()
     decision = decide(rules, fields, row.score, reps_by_team, teams, now, excluded=excluded, owner=owner)
     LEAD_ROUTING_DURATION.observe(time.perf_counter() - started)
     gone: set[str] = set()
-    while decision.rep_id is not None and not await repo.hold_active_rep(conn, rep_id=decision.rep_id):
-        # Deactivated since we read it (a concurrent departure): decide again without that rep.
-        gone.add(decision.rep_id)
-        for rep in (*(r for team in reps_by_team.values() for r in team), *([owner] if owner else [])):
-            if rep.id in gone:
-                rep.active = False
-        decision = decide(rules, fields, row.score, reps_by_team, teams, now, excluded=excluded, owner=owner)
-    if pool_when_unplaced and decision.rep_id is None:
-        decision.to_pool = True
-        decision.explanation += "; nobody else can take it, so it goes to the public pool"
-    if decision.rep_id is None and not decision.to_pool and not record_unplaced:
-        return decision  # a waiting lead retried by the sweeper: the first 'nobody eligible' is on record
-    await repo.insert_decision(
-        conn,
-        lead_id=row.id,
-        at=now,
-        trigger=trigger,
-        rule_id=decision.rule.id if decision.rule else "",
-        rule_name=decision.rule_name,
-        rule_version=version,
-        strategy=decision.strategy,
-        team_id=decision.team_id or "",
-        chosen_rep_id=decision.rep_id or "",
-        to_pool=decision.to_pool,
-        eligible=decision.eligible,
-        ineligible=decision.ineligible,
-        explanation=decision.explanation,
-    )
-    if decision.rep_id is not None:
-        if decision.strategy != "account_owner":
-            served = [r.served for r in reps_by_team.get(decision.team_id or "", ()) if r.id == decision.rep_id]
-            start = served[0] if served and served[0] is not None else 0
-            await repo.count_served(conn, team_id=decision.team_id or "", rep_id=decision.rep_id, start=start)
-        await give_to(
+    while decision.rep_id is not None:
+        assigned = await give_to(
             runtime,
             conn,
             row,
@@ -160,10 +192,53 @@ async def route_lead(
             teams.get(decision.team_id or ""),
             from_rep=from_rep,
             reason=trigger,
+            decision=_decision_values(decision, trigger, version, row.id, now),
+            served=_served(decision, reps_by_team),
         )
-    elif decision.to_pool:
+        if assigned is not None:
+            return decision, assigned
+        # Deactivated since we read it (a concurrent departure): decide again without that rep.
+        gone.add(decision.rep_id)
+        for rep in (*(r for team in reps_by_team.values() for r in team), *([owner] if owner else [])):
+            if rep.id in gone:
+                rep.active = False
+        decision = decide(rules, fields, row.score, reps_by_team, teams, now, excluded=excluded, owner=owner)
+    if pool_when_unplaced:
+        decision.to_pool = True
+        decision.explanation += "; nobody else can take it, so it goes to the public pool"
+    if not decision.to_pool and not record_unplaced:
+        return decision, None  # a waiting lead retried by the sweeper: the first 'nobody eligible' is on record
+    await repo.insert_decision(conn, **_decision_values(decision, trigger, version, row.id, now))
+    if decision.to_pool:
         await to_pool(runtime, conn, row, now, reason="no_eligible_rep" if from_rep else "rule", from_rep=from_rep)
-    return decision
+    return decision, None
+
+
+def _decision_values(decision: Decision, trigger: str, version: int, lead_id: str, now: datetime) -> dict[str, Any]:
+    """The routing_decisions row that explains a decision."""
+    return {
+        "lead_id": lead_id,
+        "at": now,
+        "trigger": trigger,
+        "rule_id": decision.rule.id if decision.rule else "",
+        "rule_name": decision.rule_name,
+        "rule_version": version,
+        "strategy": decision.strategy,
+        "team_id": decision.team_id or "",
+        "chosen_rep_id": decision.rep_id or "",
+        "to_pool": decision.to_pool,
+        "eligible": decision.eligible,
+        "ineligible": decision.ineligible,
+        "explanation": decision.explanation,
+    }
+
+
+def _served(decision: Decision, reps_by_team: dict[str, list[RepState]]) -> tuple[str, int] | None:
+    """(team, start) of the rotation count the decision moves on; None for the account owner (no rotation)."""
+    if decision.strategy == "account_owner":
+        return None
+    served = [r.served for r in reps_by_team.get(decision.team_id or "", ()) if r.id == decision.rep_id]
+    return decision.team_id or "", served[0] if served and served[0] is not None else 0
 
 
 async def give_to(
@@ -178,9 +253,20 @@ async def give_to(
     *,
     from_rep: str | None = None,
     reason: str = "",
-) -> None:
-    """Make a rep the lead's one owner: the assignment, its claim clock, the timeline and the events."""
-    await repo.set_assignment(
+    decision: dict[str, Any] | None = None,
+    served: tuple[str, int] | None = None,
+) -> Row[Any] | None:
+    """Make a rep the lead's one owner: the assignment, its claim clock, the timeline and the events.
+
+    With a routing decision (its row, and the rotation count it moves on), the rep's row is share-locked and
+    nothing happens unless the rep is still active; returns the lead as assigned, None when the rep was gone.
+    """
+    reassigned = from_rep is not None and from_rep != rep_id
+    entries = []
+    if reassigned:
+        entries.append(repo.Step("reassigned", now, f"{from_rep} -> {rep_id}"))
+    entries.append(repo.Step("assigned", now, rep_id))
+    assigned = await repo.assign_lead(
         conn,
         lead_id=row.id,
         rep_id=rep_id,
@@ -188,10 +274,15 @@ async def give_to(
         rule_id=rule_id,
         at=now,
         claim_deadline=claim_deadline(runtime, team, now),
+        steps=entries,
+        decision=decision,
+        served=served,
+        hold_rep=decision is not None,
     )
-    if from_rep is not None and from_rep != rep_id:
+    if assigned is None:
+        return None
+    if reassigned:
         manager_id = await manager_of(conn, from_rep)
-        await repo.add_timeline(conn, lead_id=row.id, step="reassigned", at=now, detail=f"{from_rep} -> {rep_id}")
         await runtime.stage(
             conn,
             "crm.lead.reassigned",
@@ -207,7 +298,6 @@ async def give_to(
             ),
         )
         LEAD_REROUTES.labels(reason if reason in REROUTE_REASONS else "manual").inc()
-    await repo.add_timeline(conn, lead_id=row.id, step="assigned", at=now, detail=rep_id)
     await runtime.stage(
         conn,
         "crm.lead.assigned",
@@ -223,6 +313,7 @@ async def give_to(
             channel=row.channel,
         ),
     )
+    return assigned
 
 
 async def to_pool(

@@ -16,10 +16,10 @@ async def on_notification_delivered(
 ) -> None:
     """The assignee was told: add `notified` to the lead's timeline (once per delivery event)."""
     lead_id = repo.parse_id(message.lead_id)
-    if lead_id is None or await repo.get_lead(conn, lead_id=lead_id) is None:
+    if lead_id is None:
         return
     at = message.delivered_at.ToDatetime(tzinfo=UTC) if message.HasField("delivered_at") else meta.published_at
-    await repo.add_timeline(conn, lead_id=lead_id, step="notified", at=at, detail=message.channel)
+    await repo.add_timeline_if_lead(conn, lead_id=lead_id, step="notified", at=at, detail=message.channel)
 
 
 async def on_opportunity_opened(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ STATUS = {
 STRATEGIES = rules_admin.STRATEGY_NAMES
 
 
-def lead_message(row: Row[Any], timeline: list[Row[Any]]) -> lead_pb2.Lead:
+def lead_message(row: Row[Any], timeline: Sequence[Any]) -> lead_pb2.Lead:
     """The proto form of a stored lead and its timeline."""
     return lead_pb2.Lead(
         id=row.id,
@@ -123,7 +124,7 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
 
     async def _load(self, lead_id: str) -> lead_pb2.Lead:
         canonical = repo.parse_id(lead_id)
-        async with self.runtime.db.connect() as conn:
+        async with self.runtime.db.read() as conn:
             row = await repo.get_lead(conn, lead_id=canonical) if canonical else None
             if row is None:
                 raise NotFound(f"lead {lead_id} not found")
@@ -138,9 +139,11 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         if captured.quarantine is not None and captured.lead_id is None:
             return lead_pb2.CaptureLeadResponse(quarantined=True, quarantine=quarantine_message(captured.quarantine))
         assert captured.lead_id is not None
-        return lead_pb2.CaptureLeadResponse(
-            lead=await self._load(captured.lead_id), created=captured.created, duplicate=captured.duplicate
-        )
+        if captured.lead is not None and captured.timeline is not None:
+            lead_out = lead_message(captured.lead, captured.timeline)
+        else:
+            lead_out = await self._load(captured.lead_id)
+        return lead_pb2.CaptureLeadResponse(lead=lead_out, created=captured.created, duplicate=captured.duplicate)
 
     async def GetLead(self, request: lead_pb2.GetLeadRequest, context: grpc.aio.ServicerContext) -> Any:
         return lead_pb2.GetLeadResponse(lead=await self._load(request.lead_id))
@@ -149,7 +152,7 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         self, request: lead_pb2.GetLeadTraceContextRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         canonical = repo.parse_id(request.lead_id)
-        async with self.runtime.db.connect() as conn:
+        async with self.runtime.db.read() as conn:
             row = await repo.get_lead(conn, lead_id=canonical) if canonical else None
         if row is None:
             raise NotFound(f"lead {request.lead_id} not found")

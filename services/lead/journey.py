@@ -30,7 +30,7 @@ from crm_common.metrics import (
 from crm_common.service import Runtime
 from crm_common.telemetry import current_traceparent, trace_id_of
 from lead import repository as repo
-from lead.assignment import give_to, load_rules, route_lead, team_states
+from lead.assignment import give_to, load_rules, route, route_lead, team_states
 from lead.clocks import start_pool_clock
 from lead.domain import CleanLead, quarantine_reasons, score_lead, validate_lead
 from lead.timestamps import ts
@@ -47,6 +47,9 @@ class Captured:
     created: bool
     duplicate: bool = False
     quarantine: Row[Any] | None = None
+    # The new lead as assigned and its timeline, when capture wrote all of it (else the caller reads it).
+    lead: Row[Any] | None = None
+    timeline: list[repo.Step] | None = None
 
 
 async def resolve_customer(runtime: Runtime, lead: CleanLead, source_ref: str) -> str | None:
@@ -81,7 +84,7 @@ async def capture(
 ) -> Captured:
     """Store and route a validated lead. A repeat (key, or phone/email and channel in the window) is a touch."""
     if idempotency_key:
-        async with runtime.db.connect() as conn:
+        async with runtime.db.read() as conn:
             seen = await repo.seen_key(conn, idempotency_key=idempotency_key)
             if seen == "lead":
                 existing = await repo.find_lead_by_key(conn, idempotency_key=idempotency_key)
@@ -112,19 +115,33 @@ async def capture(
     window = timedelta(hours=settings.duplicate_window_hours)
     parts = score_lead(lead, settings.channel_weights, settings.default_channel_weight)
     customer_id = await resolve_customer(runtime, lead, f"lead-capture:{idempotency_key or captured_at.isoformat()}")
+    steps = [repo.Step("captured", captured_at, channel)]
+    if customer_id:
+        steps.append(repo.Step("customer_resolved", captured_at, customer_id))
     async with runtime.db.transaction() as conn:
         if window:
             # Same person, same channel, recently: one lock per phone/email so concurrent repeats see each other.
             await repo.lock_keys(conn, keys=[f"lead-contact:{k}" for k in (lead.phone_e164, lead.email) if k])
-            first = await repo.find_recent_duplicate(
-                conn, phone=lead.phone_e164, email=lead.email, channel=channel, since=captured_at - window
+        # After the lock (a statement of its own, so this one sees what a concurrent repeat committed).
+        found = await repo.capture_context(
+            conn,
+            phone=lead.phone_e164 if window else "",
+            email=lead.email if window else "",
+            channel=channel,
+            since=captured_at - window,
+            customer_id=customer_id,
+        )
+        if found.duplicate_id is not None:
+            await repo.add_touch(
+                conn,
+                lead_id=found.duplicate_id,
+                at=captured_at,
+                channel=channel,
+                idempotency_key=idempotency_key,
+                data=data,
             )
-            if first is not None:
-                await repo.add_touch(
-                    conn, lead_id=first.id, at=captured_at, channel=channel, idempotency_key=idempotency_key, data=data
-                )
-                await repo.add_timeline(conn, lead_id=first.id, step="touch", at=captured_at, detail=channel)
-                return Captured(first.id, False, duplicate=True)
+            await repo.add_timeline(conn, lead_id=found.duplicate_id, step="touch", at=captured_at, detail=channel)
+            return Captured(found.duplicate_id, False, duplicate=True)
         row = await repo.insert_lead(
             conn,
             lead=lead,
@@ -136,13 +153,13 @@ async def capture(
             score=round(sum(parts.values())),
             score_parts=parts,
             contact_deadline=captured_at + timedelta(hours=settings.first_contact_sla_hours),
+            steps=steps,
         )
         if row is None:  # a concurrent capture with the same key committed first
             raced = await repo.find_lead_by_key(conn, idempotency_key=idempotency_key or "")
             assert raced is not None
             return Captured(raced.id, False)
         lead_id = row.id
-        await repo.add_timeline(conn, lead_id=lead_id, step="captured", at=captured_at, detail=channel)
         await runtime.stage(
             conn,
             "crm.lead.captured",
@@ -156,19 +173,31 @@ async def capture(
             ),
         )
         if customer_id:
-            await _record_customer(runtime, conn, lead_id, customer_id, captured_at)
+            await _stage_customer(runtime, conn, lead_id, customer_id, captured_at)
         assigned_at = datetime.now(UTC)
-        assigned = await assign(runtime, conn, row, assigned_at)
+        _, assigned = await route(
+            runtime, conn, row, assigned_at, trigger="capture", context=(found.version, found.owner_id)
+        )
     LEADS_CAPTURED.labels(channel).inc()
-    if assigned:
-        observe_with_trace(LEAD_TIME_TO_ASSIGNMENT, (assigned_at - captured_at).total_seconds())
-    return Captured(lead_id, True)
+    if assigned is None:
+        return Captured(lead_id, True)
+    observe_with_trace(LEAD_TIME_TO_ASSIGNMENT, (assigned_at - captured_at).total_seconds())
+    # The answer is what was written: no second read of the lead and its timeline.
+    return Captured(
+        lead_id, True, lead=assigned, timeline=[*steps, repo.Step("assigned", assigned_at, assigned.assignee_id)]
+    )
 
 
 async def _record_customer(
     runtime: Runtime, conn: AsyncConnection, lead_id: str, customer_id: str, at: datetime
 ) -> None:
     await repo.add_timeline(conn, lead_id=lead_id, step="customer_resolved", at=at, detail=customer_id)
+    await _stage_customer(runtime, conn, lead_id, customer_id, at)
+
+
+async def _stage_customer(
+    runtime: Runtime, conn: AsyncConnection, lead_id: str, customer_id: str, at: datetime
+) -> None:
     await runtime.stage(
         conn,
         "crm.lead.customer_resolved",
@@ -350,6 +379,18 @@ async def deactivate(runtime: Runtime, rep_id: str, successor_id: str | None) ->
                     from_rep=rep_id,
                     pool_when_unplaced=True,
                 )
+        # The customer master hands the rep's accounts over; staged here so the departure and its event commit together.
+        team = await repo.get_team(conn, team_id=current.team_id)
+        await runtime.stage(
+            conn,
+            "crm.lead.rep_deactivated",
+            lead_events_pb2.RepDeactivated(
+                rep_id=rep_id,
+                successor_id=successor.id if successor is not None else "",
+                at=ts(now),
+                manager_id=(team.manager_id or "") if team is not None else "",
+            ),
+        )
     return rep, len(open_leads)
 
 

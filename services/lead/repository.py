@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Row,
+    Text,
+    TextClause,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,6 +35,7 @@ from lead.domain import CleanLead
 from lead.tables import (
     contacts,
     leads,
+    open_lead_counts,
     pool_cooldowns,
     quarantine,
     reps,
@@ -29,6 +51,14 @@ from lead.tables import (
 
 # Leads a rep holds and has not converted: what capacity counts.
 OPEN_STATUSES = ("assigned", "claimed", "contacted")
+
+
+class Step(NamedTuple):
+    """One timeline entry as written (the answer to a capture is built from these, not re-read)."""
+
+    step: str
+    at: datetime
+    detail: str = ""
 
 
 def parse_id(value: str) -> str | None:
@@ -50,6 +80,99 @@ async def get_lead(conn: AsyncConnection, *, lead_id: str, for_update: bool = Fa
     return (await conn.execute(query)).first()
 
 
+# Statements with data-modifying CTEs, as SQL text: SQLAlchemy cannot cache the compiled form of the
+# equivalent Core constructs and would compile them on every capture. One text per shape, built once.
+_STEPS = "unnest(:steps, :step_ats, :step_details) AS s(step, at, detail)"
+_STEP_PARAMS = (
+    bindparam("steps", type_=ARRAY(Text)),
+    bindparam("step_ats", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("step_details", type_=ARRAY(Text)),
+)
+_LEAD_COLUMNS = ", ".join(c.name for c in leads.c)
+_DECISION_COLUMNS = [c.name for c in routing_decisions.c if c.name != "seq"]
+# What the table's server defaults would give a decision row that leaves a column out.
+_DECISION_DEFAULTS: dict[str, Any] = {
+    "rule_id": "",
+    "rule_name": "",
+    "rule_version": 0,
+    "strategy": "",
+    "team_id": "",
+    "chosen_rep_id": "",
+    "to_pool": False,
+    "explanation": "",
+}
+
+
+def _step_arrays(steps: Sequence[Step]) -> dict[str, list[Any]]:
+    return {
+        "steps": [s.step for s in steps],
+        "step_ats": [s.at for s in steps],
+        "step_details": [s.detail for s in steps],
+    }
+
+
+@functools.cache
+def _insert_lead_with_steps(names: frozenset[str]) -> TextClause:
+    columns = sorted(names)
+    sql = f"""
+        WITH new_lead AS (
+            INSERT INTO lead.leads ({", ".join(columns)}) VALUES ({", ".join(f":{c}" for c in columns)})
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING {_LEAD_COLUMNS}
+        ), new_steps AS (
+            INSERT INTO lead.lead_timeline (lead_id, step, at, detail)
+            SELECT new_lead.id, s.step, s.at, s.detail FROM new_lead, {_STEPS}
+        )
+        SELECT * FROM new_lead
+    """
+    params = [bindparam(c, type_=leads.c[c].type) for c in columns]
+    return text(sql).bindparams(*params, *_STEP_PARAMS).columns(*leads.c)
+
+
+@functools.cache
+def _assign_lead_sql(hold_rep: bool, with_decision: bool, with_served: bool) -> TextClause:
+    if hold_rep:  # share-locked until commit; no row unless the rep is (still) active
+        held = "SELECT id FROM lead.reps WHERE id = :rep_id AND active FOR SHARE"
+    else:
+        held = "SELECT CAST(:rep_id AS uuid) AS id"
+    parts = [f"held AS ({held})"]
+    params = [bindparam("rep_id", type_=reps.c.id.type), bindparam("lead_id", type_=leads.c.id.type)]
+    if with_decision:
+        values = ", ".join(f":d_{n}" for n in _DECISION_COLUMNS)
+        columns = ", ".join(_DECISION_COLUMNS)
+        parts.append(f"decision AS (INSERT INTO lead.routing_decisions ({columns}) SELECT {values} FROM held)")
+        params += [bindparam(f"d_{n}", type_=routing_decisions.c[n].type) for n in _DECISION_COLUMNS]
+    if with_served:
+        parts.append(
+            "served AS (INSERT INTO lead.rr_counts AS c (team_id, rep_id, served)"
+            " SELECT :served_team, held.id, :served_start + 1 FROM held"
+            " ON CONFLICT (team_id, rep_id) DO UPDATE SET served = c.served + 1)"
+        )
+        params += [
+            bindparam("served_team", type_=rr_counts.c.team_id.type),
+            bindparam("served_start", type_=BigInteger),
+        ]
+    parts.append(
+        "steps AS (INSERT INTO lead.lead_timeline (lead_id, step, at, detail)"
+        f" SELECT :lead_id, s.step, s.at, s.detail FROM held, {_STEPS})"
+    )
+    sql = f"""
+        WITH {", ".join(parts)}
+        UPDATE lead.leads SET assignee_id = :rep_id, team_id = :team_id, rule_id = :rule_id, assigned_at = :at,
+            status = 'assigned', claimed_at = NULL, pooled_at = NULL, claim_deadline_at = :claim_deadline,
+            clock_kind = 'claim', clock_due_at = :claim_deadline
+        WHERE id = :lead_id AND EXISTS (SELECT 1 FROM held)
+        RETURNING {_LEAD_COLUMNS}
+    """
+    params += [
+        bindparam("team_id", type_=leads.c.team_id.type),
+        bindparam("rule_id", type_=leads.c.rule_id.type),
+        bindparam("at", type_=leads.c.assigned_at.type),
+        bindparam("claim_deadline", type_=leads.c.claim_deadline_at.type),
+    ]
+    return text(sql).bindparams(*params, *_STEP_PARAMS).columns(*leads.c)
+
+
 async def insert_lead(
     conn: AsyncConnection,
     *,
@@ -62,8 +185,9 @@ async def insert_lead(
     score: int = 0,
     score_parts: dict[str, float] | None = None,
     contact_deadline: datetime | None = None,
+    steps: Sequence[Step] = (),
 ) -> Row[Any] | None:
-    """Store a new lead and return it; None when another capture with the same idempotency key won the race."""
+    """Store a new lead (and its first timeline steps) and return it; None when the same key won a race."""
     lead_id = str(uuid.uuid4())
     values = {
         "contact_deadline_at": contact_deadline,
@@ -90,40 +214,14 @@ async def insert_lead(
         "captured_at": captured_at,
     }
     query = pg_insert(leads).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return (await conn.execute(query.returning(leads))).first()
+    if not steps:
+        return (await conn.execute(query.returning(leads))).first()
+    # One round trip: the lead and its first timeline steps, the steps written only if the lead was.
+    return (await conn.execute(_insert_lead_with_steps(frozenset(values)), {**values, **_step_arrays(steps)})).first()
 
 
 async def set_customer(conn: AsyncConnection, *, lead_id: str, customer_id: str) -> None:
     await conn.execute(update(leads).where(leads.c.id == lead_id).values(customer_id=customer_id))
-
-
-async def set_assignment(
-    conn: AsyncConnection,
-    *,
-    lead_id: str,
-    rep_id: str,
-    team_id: str | None,
-    rule_id: str | None,
-    at: datetime,
-    claim_deadline: datetime,
-) -> None:
-    """The rep owns the lead and must claim it by the deadline (the lead's clock)."""
-    await conn.execute(
-        update(leads)
-        .where(leads.c.id == lead_id)
-        .values(
-            assignee_id=rep_id,
-            team_id=team_id,
-            rule_id=rule_id or None,
-            assigned_at=at,
-            status="assigned",
-            claimed_at=None,
-            pooled_at=None,
-            claim_deadline_at=claim_deadline,
-            clock_kind="claim",
-            clock_due_at=claim_deadline,
-        )
-    )
 
 
 async def set_claimed(conn: AsyncConnection, *, lead_id: str, at: datetime) -> None:
@@ -208,26 +306,6 @@ async def waiting_stats(conn: AsyncConnection) -> list[Row[Any]]:
     return list((await conn.execute(query)).all())
 
 
-async def find_recent_duplicate(
-    conn: AsyncConnection, *, phone: str, email: str, channel: str, since: datetime
-) -> Row[Any] | None:
-    """The earliest lead with the same phone or email from the same channel since `since`."""
-    same = []
-    if phone:
-        same.append(leads.c.phone_e164 == phone)
-    if email:
-        same.append(leads.c.email == email)
-    if not same:
-        return None
-    query = (
-        select(leads)
-        .where(and_(or_(*same), leads.c.channel == channel, leads.c.captured_at >= since))
-        .order_by(leads.c.captured_at)
-        .limit(1)
-    )
-    return (await conn.execute(query)).first()
-
-
 async def lock_key(conn: AsyncConnection, *, key: str) -> None:
     """A transaction-scoped lock on a name, shared by every replica."""
     await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
@@ -267,15 +345,114 @@ async def seen_key(conn: AsyncConnection, *, idempotency_key: str) -> str | None
     return (await conn.execute(query, {"key": idempotency_key})).scalar()
 
 
-async def account_owner(conn: AsyncConnection, *, customer_id: str, exclude_lead: str) -> str | None:
-    """The rep who owns the customer's most recent other lead."""
-    query = (
-        select(leads.c.assignee_id)
-        .where(and_(leads.c.customer_id == customer_id, leads.c.id != exclude_lead, leads.c.assignee_id.is_not(None)))
-        .order_by(leads.c.assigned_at.desc())
-        .limit(1)
+def _owner_of(customer_id: str | None, exclude_lead: str | None) -> Any:
+    """The rep who owns the customer's most recent other lead, as a scalar subquery (NULL without a customer)."""
+    if not customer_id:
+        return null()
+    where = [leads.c.customer_id == customer_id, leads.c.assignee_id.is_not(None)]
+    if exclude_lead:
+        where.append(leads.c.id != exclude_lead)
+    query = select(leads.c.assignee_id).where(and_(*where)).order_by(leads.c.assigned_at.desc()).limit(1)
+    return query.scalar_subquery()
+
+
+def _live_version() -> Any:
+    return select(func.coalesce(func.max(rule_versions.c.version), 0)).scalar_subquery()
+
+
+async def capture_context(
+    conn: AsyncConnection, *, phone: str, email: str, channel: str, since: datetime, customer_id: str | None
+) -> Row[Any]:
+    """One round trip before a new lead is written: (duplicate_id, version, owner_id).
+
+    duplicate_id is the earliest lead with the same phone or email from the same channel since `since` (NULL:
+    none), version the live rule version, owner_id the customer's account owner (NULL: none).
+    """
+    same = [c == v for c, v in ((leads.c.phone_e164, phone), (leads.c.email, email)) if v]
+    duplicate: Any = null()
+    if same:
+        duplicate = (
+            select(leads.c.id)
+            .where(and_(or_(*same), leads.c.channel == channel, leads.c.captured_at >= since))
+            .order_by(leads.c.captured_at)
+            .limit(1)
+            .scalar_subquery()
+        )
+    query = select(
+        duplicate.label("duplicate_id"),
+        _live_version().label("version"),
+        _owner_of(customer_id, None).label("owner_id"),
     )
-    return (await conn.execute(query)).scalar()
+    return (await conn.execute(query)).one()
+
+
+async def routing_context(conn: AsyncConnection, *, customer_id: str | None, exclude_lead: str) -> Row[Any]:
+    """(version, owner_id): the live rule version and the customer's account owner, in one round trip."""
+    query = select(_live_version().label("version"), _owner_of(customer_id, exclude_lead).label("owner_id"))
+    return (await conn.execute(query)).one()
+
+
+async def routing_reps(conn: AsyncConnection, *, team_ids: list[str], owner_id: str | None) -> list[Row[Any]]:
+    """Reps of the teams (and the account owner) with their load, rotation count and team's calendar and manager."""
+    where = [reps.c.team_id.in_(team_ids)] if team_ids else []
+    if owner_id:
+        where.append(reps.c.id == owner_id)
+    if not where:
+        return []
+    query = (
+        select(
+            reps,
+            func.coalesce(open_lead_counts.c.open_leads, 0).label("open_leads"),
+            rr_counts.c.served,
+            teams.c.manager_id.label("team_manager_id"),
+            teams.c.calendar.label("team_calendar"),
+        )
+        .select_from(
+            reps.join(teams, teams.c.id == reps.c.team_id)
+            .outerjoin(open_lead_counts, open_lead_counts.c.rep_id == reps.c.id)
+            .outerjoin(rr_counts, and_(rr_counts.c.rep_id == reps.c.id, rr_counts.c.team_id == reps.c.team_id))
+        )
+        .where(or_(*where))
+        .order_by(reps.c.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def assign_lead(
+    conn: AsyncConnection,
+    *,
+    lead_id: str,
+    rep_id: str,
+    team_id: str | None,
+    rule_id: str | None,
+    at: datetime,
+    claim_deadline: datetime,
+    steps: Sequence[Step],
+    decision: dict[str, Any] | None = None,
+    served: tuple[str, int] | None = None,
+    hold_rep: bool = False,
+) -> Row[Any] | None:
+    """Give the lead to the rep in one round trip: decision, rotation count, timeline and the lead row.
+
+    With hold_rep the rep's row is share-locked until commit and nothing is written unless the rep is still
+    active (None is returned then): a departure waits for this assignment, or this sees the departure.
+    served is (team, start): one more lead served by the rep in that team's rotation, from `start` if new.
+    """
+    values: dict[str, Any] = {
+        "rep_id": rep_id,
+        "lead_id": lead_id,
+        "team_id": team_id,
+        "rule_id": rule_id or None,
+        "at": at,
+        "claim_deadline": claim_deadline,
+        **_step_arrays(steps),
+    }
+    if decision is not None:
+        values.update({f"d_{n}": decision.get(n, _DECISION_DEFAULTS.get(n)) for n in _DECISION_COLUMNS})
+    if served is not None:
+        values["served_team"], values["served_start"] = served
+    query = _assign_lead_sql(hold_rep, decision is not None, served is not None)
+    return (await conn.execute(query, values)).first()
 
 
 # Routing state.
@@ -285,18 +462,12 @@ async def reps_with_load(
     conn: AsyncConnection, *, team_ids: list[str] | None = None, rep_ids: list[str] | None = None
 ) -> list[Row[Any]]:
     """Reps with their count of open leads and leads served in their team's rotation."""
-    open_count = (
-        select(func.count())
-        .select_from(leads)
-        .where(
-            and_(leads.c.assignee_id == reps.c.id, leads.c.converted_at.is_(None), leads.c.status.in_(OPEN_STATUSES))
-        )
-        .scalar_subquery()
-    )
     query = (
-        select(reps, open_count.label("open_leads"), rr_counts.c.served)
+        select(reps, func.coalesce(open_lead_counts.c.open_leads, 0).label("open_leads"), rr_counts.c.served)
         .select_from(
-            reps.outerjoin(rr_counts, and_(rr_counts.c.rep_id == reps.c.id, rr_counts.c.team_id == reps.c.team_id))
+            reps.outerjoin(open_lead_counts, open_lead_counts.c.rep_id == reps.c.id).outerjoin(
+                rr_counts, and_(rr_counts.c.rep_id == reps.c.id, rr_counts.c.team_id == reps.c.team_id)
+            )
         )
         .order_by(reps.c.id)
     )
@@ -305,13 +476,6 @@ async def reps_with_load(
     if rep_ids is not None:
         query = query.where(reps.c.id.in_(rep_ids))
     return list((await conn.execute(query)).all())
-
-
-async def count_served(conn: AsyncConnection, *, team_id: str, rep_id: str, start: int = 0) -> None:
-    """One more lead served; a rep new to the rotation starts from `start` (level with the team)."""
-    query = pg_insert(rr_counts).values(team_id=team_id, rep_id=rep_id, served=start + 1)
-    query = query.on_conflict_do_update(index_elements=["team_id", "rep_id"], set_={"served": rr_counts.c.served + 1})
-    await conn.execute(query)
 
 
 async def insert_decision(conn: AsyncConnection, **values: Any) -> None:
@@ -354,12 +518,6 @@ async def update_rep(conn: AsyncConnection, *, rep_id: str, **values: Any) -> Ro
     if not values:
         return (await conn.execute(select(reps).where(reps.c.id == rep_id))).first()
     return (await conn.execute(update(reps).where(reps.c.id == rep_id).values(**values).returning(reps))).first()
-
-
-async def hold_active_rep(conn: AsyncConnection, *, rep_id: str) -> bool:
-    """Share-lock the rep's row until commit: a departure waits for this assignment, or this sees the departure."""
-    query = select(reps.c.active).where(reps.c.id == rep_id).with_for_update(read=True)
-    return bool((await conn.execute(query)).scalar())
 
 
 async def get_rep(conn: AsyncConnection, *, rep_id: str) -> Row[Any] | None:
@@ -441,6 +599,20 @@ async def count_open(conn: AsyncConnection, *, rep_id: str) -> int:
 
 async def add_timeline(conn: AsyncConnection, *, lead_id: str, step: str, at: datetime, detail: str = "") -> None:
     await conn.execute(insert(timeline).values(lead_id=lead_id, step=step, at=at, detail=detail))
+
+
+async def add_timeline_if_lead(
+    conn: AsyncConnection, *, lead_id: str, step: str, at: datetime, detail: str = ""
+) -> None:
+    """A timeline entry for a lead this service may not know (an event about another system's lead): one round
+    trip, nothing written when the lead does not exist."""
+    values = select(
+        literal(lead_id, timeline.c.lead_id.type),
+        literal(step, timeline.c.step.type),
+        literal(at, timeline.c.at.type),
+        literal(detail, timeline.c.detail.type),
+    ).where(exists().where(leads.c.id == lead_id))
+    await conn.execute(insert(timeline).from_select(["lead_id", "step", "at", "detail"], values))
 
 
 async def list_timeline(conn: AsyncConnection, *, lead_id: str) -> list[Row[Any]]:

@@ -74,6 +74,15 @@ rr_counts = Table(
     Column("served", BigInteger, nullable=False, server_default="0"),
 )
 
+# Open, unconverted leads per rep (what capacity counts), kept by a trigger on leads (migration 0003) so routing
+# reads one row per rep instead of counting the rep's leads on every decision.
+open_lead_counts = Table(
+    "rep_open_leads",
+    metadata,
+    Column("rep_id", UUID(as_uuid=False), primary_key=True),
+    Column("open_leads", Integer, nullable=False, server_default="0"),
+)
+
 # Round-robin position per rule; its row lock makes assignment exclusive across replicas.
 rr_cursors = Table(
     "rr_cursors",

@@ -140,12 +140,34 @@ def plan_lines(name: str, result: PlanResult, plan: Plan, events: dict[str, str]
         )
         lines.append(row("system under test, total", [share(w, sum(w.seconds.values())) for w, _ in windows]))
         lines.append(row("other processes on this machine", [share(w, w.outside_seconds) for w, _ in windows]))
+        if result.cpu_idle is not None and closed.completed:
+            lines.extend(_per_chain_lines(result.cpu_idle, result.cpu_closed, closed.completed))
         for loop_name, (window, _) in zip(("open", "closed"), windows, strict=True):
             lines.append(
                 f"    machine during the {loop_name} loop: {window.machine_busy_seconds:.1f} s busy of "
                 f"{window.wall_seconds * window.cores:.1f} s ({window.cores} cores x {window.wall_seconds:.1f} s wall), "
                 f"{window.outside_seconds:.1f} s of it outside this benchmark"
             )
+    return lines
+
+
+def _per_chain_lines(idle: CpuWindow, closed: CpuWindow, chains: int) -> list[str]:
+    """CPU ms per chain in the closed loop, as measured and net of each process's idle rate.
+
+    The net figure is what a lead costs: a process's polls and probes burn the same per second whatever the
+    load, so at a low throughput (a busy machine) they would otherwise inflate the cost per lead.
+    """
+    lines = [
+        f"  CPU ms per chain, closed loop ({chains} chains): gross / net of the idle rate ({idle.wall_seconds:.0f} s idle)"
+    ]
+    total_gross = total_net = 0.0
+    for proc, seconds in closed.seconds.items():
+        idle_rate = idle.seconds.get(proc, 0.0) / idle.wall_seconds if idle.wall_seconds else 0.0
+        gross = 1000 * seconds / chains
+        net = 1000 * max(seconds - idle_rate * closed.wall_seconds, 0.0) / chains
+        total_gross, total_net = total_gross + gross, total_net + net
+        lines.append(f"    {proc:<35}{gross:6.1f} / {net:5.1f}")
+    lines.append(f"    {'system under test, total':<35}{total_gross:6.1f} / {total_net:5.1f}")
     return lines
 
 

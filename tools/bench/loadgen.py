@@ -72,6 +72,8 @@ class Load:
     first_seq: int = 0
     grace: float = 30.0
     idle_grace: float = 5.0
+    # A quiet window after the warm-up: what each process burns with no load (polls, probes, timers).
+    idle_seconds: float = 5.0
     # Open loop: sends still queued this long after the schedule ended are dropped and counted, not sent.
     overrun: float = 5.0
 
@@ -508,6 +510,8 @@ class Plan:
     connections: int = 32
     grace: float = 30.0
     idle_grace: float = 5.0
+    # A quiet window after the warm-up: what each process burns with no load (polls, probes, timers).
+    idle_seconds: float = 5.0
 
 
 @dataclass
@@ -519,6 +523,7 @@ class PlanResult:
     closed: PhaseResult | None = None
     cpu_open: CpuWindow | None = None
     cpu_closed: CpuWindow | None = None
+    cpu_idle: CpuWindow | None = None
 
 
 class NothingCompleted(RuntimeError):
@@ -536,6 +541,10 @@ def run_plan(
     if warmup.completed == 0:
         raise NothingCompleted(describe_failure(warmup))
     bench_pids = [os.getpid(), loadgen.pid]
+    if plan.idle_seconds > 0:
+        meter = CpuMeter(pids, bench_pids).start()
+        time.sleep(plan.idle_seconds)
+        result.cpu_idle = meter.stop()
     meter = CpuMeter(pids, bench_pids).start()
     result.open = loadgen.run(
         target,

@@ -20,7 +20,7 @@ from gateway.schemas import RequestModel, Short
 router = APIRouter(prefix="/v1", tags=["teams and reps"])
 
 
-def _team_id(team_id: Annotated[str, Path(description="The team's id (a UUID).")]) -> str:
+async def _team_id(team_id: Annotated[str, Path(description="The team's id (a UUID).")]) -> str:
     try:
         return str(uuid.UUID(team_id))
     except ValueError:

@@ -31,6 +31,7 @@ EVENT_TYPES: dict[str, type[Message]] = {
     "crm.lead.reassigned": lead_events_pb2.LeadReassigned,
     "crm.lead.escalated": lead_events_pb2.LeadEscalated,
     "crm.lead.returned_to_pool": lead_events_pb2.LeadReturnedToPool,
+    "crm.lead.rep_deactivated": lead_events_pb2.RepDeactivated,
     "crm.customer.created": customer_events_pb2.CustomerCreated,
     "crm.customer.merged": customer_events_pb2.CustomerMerged,
     "crm.customer.unmerged": customer_events_pb2.CustomerUnmerged,

@@ -133,3 +133,15 @@ class LeadReturnedToPool(_message.Message):
     reason: str
     at: _timestamp_pb2.Timestamp
     def __init__(self, lead_id: _Optional[str] = ..., rep_id: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RepDeactivated(_message.Message):
+    __slots__ = ("rep_id", "successor_id", "at", "manager_id")
+    REP_ID_FIELD_NUMBER: _ClassVar[int]
+    SUCCESSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_ID_FIELD_NUMBER: _ClassVar[int]
+    rep_id: str
+    successor_id: str
+    at: _timestamp_pb2.Timestamp
+    manager_id: str
+    def __init__(self, rep_id: _Optional[str] = ..., successor_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., manager_id: _Optional[str] = ...) -> None: ...

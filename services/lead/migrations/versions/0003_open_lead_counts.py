@@ -1,0 +1,73 @@
+"""open lead counts: a per-rep counter kept by a trigger, so routing does not count a rep's leads every time
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23 15:10:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+S = "lead"
+# Open means what capacity counts (repository.OPEN_STATUSES): held by a rep, not converted, not pooled.
+IS_OPEN = "{row}.assignee_id IS NOT NULL AND {row}.converted_at IS NULL AND {row}.status IN ('assigned', 'claimed', 'contacted')"
+
+FUNCTION = f"""
+CREATE FUNCTION {S}.count_open_leads() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    was_open boolean := false;
+    is_open boolean := false;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        was_open := {IS_OPEN.format(row="OLD")};
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        is_open := {IS_OPEN.format(row="NEW")};
+    END IF;
+    IF was_open AND is_open AND OLD.assignee_id = NEW.assignee_id THEN
+        RETURN NULL;
+    END IF;
+    IF was_open THEN
+        UPDATE {S}.rep_open_leads SET open_leads = open_leads - 1 WHERE rep_id = OLD.assignee_id;
+    END IF;
+    IF is_open THEN
+        INSERT INTO {S}.rep_open_leads AS c (rep_id, open_leads) VALUES (NEW.assignee_id, 1)
+        ON CONFLICT (rep_id) DO UPDATE SET open_leads = c.open_leads + 1;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def upgrade() -> None:
+    op.create_table(
+        "rep_open_leads",
+        sa.Column("rep_id", sa.UUID(as_uuid=False), nullable=False),
+        sa.Column("open_leads", sa.Integer(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("rep_id", name=op.f("pk_rep_open_leads")),
+        schema=S,
+    )
+    op.execute(FUNCTION)
+    op.execute(
+        f"CREATE TRIGGER leads_count_open AFTER INSERT OR DELETE OR UPDATE OF assignee_id, status, converted_at "
+        f"ON {S}.leads FOR EACH ROW EXECUTE FUNCTION {S}.count_open_leads()"
+    )
+    # Existing leads: counted once, in the same transaction as the trigger's creation.
+    op.execute(
+        f"INSERT INTO {S}.rep_open_leads (rep_id, open_leads) SELECT assignee_id, count(*) FROM {S}.leads l "
+        f"WHERE {IS_OPEN.format(row='l')} GROUP BY assignee_id"
+    )
+
+
+def downgrade() -> None:
+    op.execute(f"DROP TRIGGER leads_count_open ON {S}.leads")
+    op.execute(f"DROP FUNCTION {S}.count_open_leads()")
+    op.drop_table("rep_open_leads", schema=S)
