@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -46,8 +47,13 @@ def lead_input(body: schemas.LeadIn) -> lead_pb2.LeadInput:
 
 
 def lead(message: lead_pb2.Lead) -> schemas.LeadOut:
+    return schemas.LeadOut(**_lead_fields(message))
+
+
+def _lead_fields(message: lead_pb2.Lead) -> dict[str, Any]:
+    """A lead's fields, for LeadOut or CapturedLeadOut (built once: no model to dump and validate again)."""
     data = message.input
-    return schemas.LeadOut(
+    return dict(
         id=message.id,
         name=_opt(data.name),
         phone=_opt(data.phone),
@@ -83,7 +89,7 @@ def lead(message: lead_pb2.Lead) -> schemas.LeadOut:
 
 
 def captured_lead(reply: lead_pb2.CaptureLeadResponse) -> schemas.CapturedLeadOut:
-    return schemas.CapturedLeadOut(**lead(reply.lead).model_dump(), created=reply.created)
+    return schemas.CapturedLeadOut(**_lead_fields(reply.lead), created=reply.created)
 
 
 def receipt(reply: integration_pb2.ReceiveWebhookResponse) -> schemas.WebhookReceiptOut:

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm_common.metrics import HTTP_SERVER_DURATION
 from gateway.core.errors import Problem, problem_response
 
+_PATHS_KEPT = 4096
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 
 
@@ -82,12 +83,21 @@ class RouteTemplates:
     def __init__(self, templates: Callable[[], Iterable[str]]) -> None:
         self._templates = templates
         self._compiled: list[tuple[re.Pattern[str], str]] | None = None
+        # Most traffic hits a few fixed paths (POST /v1/leads): remember those instead of scanning every route.
+        self._seen: dict[str, str] = {}
 
     def of(self, path: str) -> str:
+        found = self._seen.get(path)
+        if found is not None:
+            return found
         if self._compiled is None:
             # Built on first use: routes are all registered by then, in the order the router tries them.
             self._compiled = [(compile_path(t)[0], t) for t in self._templates()]
-        return next((t for pattern, t in self._compiled if pattern.match(path)), "unmatched")
+        found = next((t for pattern, t in self._compiled if pattern.match(path)), "unmatched")
+        if len(self._seen) >= _PATHS_KEPT:  # paths with ids are endless; the bound only caps memory
+            self._seen.clear()
+        self._seen[path] = found
+        return found
 
 
 class RecordRequestMetrics:

@@ -37,6 +37,7 @@ def customer_message(row: Row) -> customer_pb2.Customer:
         steward_id=row.steward_id or "",
         first_cooperation_date=row.first_cooperation_date.isoformat() if row.first_cooperation_date else "",
         merged_into=str(row.merged_into) if row.merged_into else "",
+        steward_needed=bool(getattr(row, "steward_needed", False)),
     )
 
 
@@ -63,4 +64,67 @@ def change_message(row: Row) -> customer_pb2.Change:
         actor_role=row.actor_role,
         reason=row.reason,
         at=to_timestamp(row.at),
+        change_request_id=str(row.change_request_id) if row.change_request_id else "",
+    )
+
+
+def change_request_message(row: Row) -> customer_pb2.ChangeRequest:
+    """The ChangeRequest message of a change_requests row."""
+    return customer_pb2.ChangeRequest(
+        id=str(row.id),
+        customer_id=str(row.customer_id),
+        field=row.field,
+        value=row.value,
+        old_value=row.old_value or "",
+        actor_id=row.actor_id,
+        reason=row.reason,
+        status=row.status,
+        created_at=to_timestamp(row.created_at),
+        decided_by=row.decided_by or "",
+        decided_role=row.decided_role or "",
+        decision_reason=row.decision_reason or "",
+        decided_at=to_timestamp(row.decided_at) if row.decided_at else None,
+    )
+
+
+def dedup_job_message(row: Row) -> customer_pb2.DedupJob:
+    """The DedupJob message of a dedup_jobs row."""
+    return customer_pb2.DedupJob(
+        id=str(row.id),
+        scope=row.scope,
+        status=row.status,
+        send_to_review=row.send_to_review,
+        requested_by=row.requested_by,
+        records_total=row.records_total,
+        records_loaded=row.records_loaded,
+        candidate_pairs=row.candidate_pairs,
+        pairs_scored=row.pairs_scored,
+        clusters_found=row.clusters_found,
+        reviews_queued=row.reviews_queued,
+        error=row.error,
+        attempts=row.attempts,
+        created_at=to_timestamp(row.created_at),
+        started_at=to_timestamp(row.started_at) if row.started_at else None,
+        finished_at=to_timestamp(row.finished_at) if row.finished_at else None,
+    )
+
+
+def dedup_cluster_message(row: Row) -> customer_pb2.DedupCluster:
+    """The DedupCluster message of a dedup_clusters row (members and pairs are stored as JSON)."""
+    return customer_pb2.DedupCluster(
+        number=row.number,
+        decision=row.decision,
+        score=row.score,
+        members=[customer_pb2.DedupMember(**member) for member in row.members],
+        pairs=[
+            customer_pb2.DedupPair(
+                a=pair["a"],
+                b=pair["b"],
+                score=pair["score"],
+                decision=pair["decision"],
+                explanation=to_json(pair["explanation"]),
+                review_id=pair["review_id"],
+            )
+            for pair in row.pairs
+        ],
     )

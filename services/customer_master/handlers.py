@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import grpc
 
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from customer_master import repository, stewardship
-from customer_master.convert import change_message, customer_message, review_message, to_json
+from customer_master import dedup_jobs, dedup_repository, repository, stewardship
+from customer_master.convert import (
+    change_message,
+    change_request_message,
+    customer_message,
+    dedup_cluster_message,
+    dedup_job_message,
+    review_message,
+    to_json,
+)
 from customer_master.domain import normalize_email, normalize_phone
 from customer_master.matching import Record
 from customer_master.resolution import (
     MATCH_RULES_KEY,
     ResolveRequest,
     credit_code_violations,
+    forget_rules,
     load_rules,
     resolve_customer,
     scored_candidates,
@@ -25,6 +35,7 @@ from customer_master.settings import CustomerMasterSettings
 from customer_master.stewardship import Actor, parse_id
 
 REVIEW_STATUSES = ("pending", "deferred", "accepted", "rejected")
+CHANGE_REQUEST_STATUSES = ("open", "approved", "rejected", "all")
 
 
 class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
@@ -34,6 +45,8 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         self.runtime = runtime
         settings = runtime.settings
         self.settings = settings if isinstance(settings, CustomerMasterSettings) else CustomerMasterSettings()
+        # Set by build(): tells the dedup worker a job was queued (it also polls, so None only delays a job).
+        self.dedup_wake: Callable[[], None] | None = None
 
     async def ResolveCustomer(
         self, request: customer_pb2.ResolveCustomerRequest, context: grpc.aio.ServicerContext
@@ -229,4 +242,102 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         rules = stewardship.parse_rules(data)
         async with self.runtime.db.transaction() as conn:
             await repository.put_setting(conn, key=MATCH_RULES_KEY, value=rules.to_dict(), updated_by=request.actor_id)
+        forget_rules()
         return customer_pb2.SetMatchRulesResponse(rules_json=to_json(rules.to_dict()))
+
+    async def ListChangeRequests(
+        self, request: customer_pb2.ListChangeRequestsRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.ListChangeRequestsResponse:
+        status = request.status or "open"
+        if status not in CHANGE_REQUEST_STATUSES:
+            raise InvalidArgument([FieldViolation("status", f"must be one of {', '.join(CHANGE_REQUEST_STATUSES)}")])
+        if request.limit < 0:
+            raise InvalidArgument([FieldViolation("limit", "must not be negative")])
+        customer_id = parse_id(request.customer_id, "customer") if request.customer_id else None
+        async with self.runtime.db.connect() as conn:
+            rows = await repository.list_change_requests(
+                conn,
+                customer_id=customer_id,
+                status=None if status == "all" else status,
+                limit=min(request.limit or 100, 1000),
+            )
+        return customer_pb2.ListChangeRequestsResponse(change_requests=[change_request_message(r) for r in rows])
+
+    async def ApproveChangeRequest(
+        self, request: customer_pb2.ApproveChangeRequestRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.ApproveChangeRequestResponse:
+        request_id = parse_id(request.change_request_id, "change request")
+        async with self.runtime.db.transaction() as conn:
+            decided, customer = await stewardship.approve_change_request(
+                self.runtime,
+                conn,
+                request_id=request_id,
+                actor=Actor(request.actor_id, request.actor_role, request.reason),
+                owners=self.settings.golden_owners(),
+                default_owner=self.settings.golden_field_owner_role,
+            )
+        return customer_pb2.ApproveChangeRequestResponse(
+            change_request=change_request_message(decided), customer=customer_message(customer)
+        )
+
+    async def RejectChangeRequest(
+        self, request: customer_pb2.RejectChangeRequestRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.RejectChangeRequestResponse:
+        request_id = parse_id(request.change_request_id, "change request")
+        async with self.runtime.db.transaction() as conn:
+            decided = await stewardship.reject_change_request(
+                conn,
+                request_id=request_id,
+                actor=Actor(request.actor_id, request.actor_role, request.reason),
+                owners=self.settings.golden_owners(),
+                default_owner=self.settings.golden_field_owner_role,
+            )
+        return customer_pb2.RejectChangeRequestResponse(change_request=change_request_message(decided))
+
+    async def StartDedupJob(
+        self, request: customer_pb2.StartDedupJobRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.StartDedupJobResponse:
+        async with self.runtime.db.transaction() as conn:
+            job, created = await dedup_jobs.start_job(
+                conn,
+                scope=request.scope,
+                data=request.file,
+                file_format=request.file_format,
+                send_to_review=request.send_to_review,
+                actor_id=request.actor_id,
+                settings=self.settings,
+                idempotency_key=request.idempotency_key,
+            )
+        if created and self.dedup_wake is not None:
+            self.dedup_wake()
+        return customer_pb2.StartDedupJobResponse(job=dedup_job_message(job), created=created)
+
+    async def GetDedupJob(
+        self, request: customer_pb2.GetDedupJobRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.GetDedupJobResponse:
+        job_id = parse_id(request.job_id, "dedup job")
+        if request.cluster_limit < 0:
+            raise InvalidArgument([FieldViolation("cluster_limit", "must not be negative")])
+        async with self.runtime.db.connect() as conn:
+            job = await dedup_repository.get_job(conn, job_id=job_id)
+            if job is None:
+                raise NotFound(f"dedup job {request.job_id!r} not found")
+            clusters = await dedup_repository.list_clusters(
+                conn, job_id=job_id, limit=min(request.cluster_limit or 100, 1000)
+            )
+        return customer_pb2.GetDedupJobResponse(
+            job=dedup_job_message(job), clusters=[dedup_cluster_message(c) for c in clusters]
+        )
+
+    async def ListDedupJobs(
+        self, request: customer_pb2.ListDedupJobsRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.ListDedupJobsResponse:
+        if request.status and request.status not in dedup_jobs.STATUSES:
+            raise InvalidArgument([FieldViolation("status", f"must be one of {', '.join(dedup_jobs.STATUSES)}")])
+        if request.limit < 0:
+            raise InvalidArgument([FieldViolation("limit", "must not be negative")])
+        async with self.runtime.db.connect() as conn:
+            rows = await dedup_repository.list_jobs(
+                conn, status=request.status or None, limit=min(request.limit or 100, 1000)
+            )
+        return customer_pb2.ListDedupJobsResponse(jobs=[dedup_job_message(r) for r in rows])

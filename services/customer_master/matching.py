@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rapidfuzz import fuzz
+import numpy as np
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler, LCSseq
 
 from customer_master.names import (
@@ -20,6 +23,8 @@ from customer_master.names import (
 
 CREDIT_CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+_NUMBERS = re.compile(r"\d+")
 
 AUTO_MATCH = "auto_match"
 REVIEW = "review"
@@ -53,6 +58,10 @@ def company_similarity(a: CompanyName, b: CompanyName) -> tuple[float, str]:
         return min(60.0, _core_similarity(a, b)), "branch differs"
     if a.qualifier and b.qualifier and a.qualifier != b.qualifier:
         return min(60.0, _core_similarity(a, b)), "bracketed place differs"
+    numbers_a, numbers_b = _NUMBERS.findall(a.core), _NUMBERS.findall(b.core)
+    if numbers_a and numbers_b and numbers_a != numbers_b:
+        # Store 12 and Store 13, 第1分厂 and 第2分厂: names that differ only in a number are siblings, not one.
+        return min(60.0, _core_similarity(a, b)), "number differs"
     score = _core_similarity(a, b)
     if not _regions_agree(a.region, b.region):
         return max(0.0, score - 15), "region differs"
@@ -83,6 +92,34 @@ def _abbreviation_similarity(x: str, y: str) -> float:
     starts_alike = short[0] == long_[0]
     abbreviation = 100 * covered * (0.75 + 0.25 * len(short) / len(long_)) * (1.0 if starts_alike else 0.85)
     return max(ratio, abbreviation if len(short) >= 2 else 0.0)
+
+
+def core_similarities(query: CompanyName, cores: Sequence[str], prefixes: Sequence[str]) -> np.ndarray:
+    """_core_similarity of a Chinese query with many Chinese cores (and their place prefixes) at once, in C.
+
+    The same formula as _abbreviation_similarity, from one LCS per pair: it ranks a candidate pool without scoring
+    each pair in Python.
+    """
+    if not cores:
+        return np.zeros(0)
+    best = _abbreviation_similarities(query.core, list(cores))
+    prefix = query.region[:2] if has_han(query.region) else ""
+    if prefix or any(prefixes):
+        placed = _abbreviation_similarities(prefix + query.core, [p + c for p, c in zip(prefixes, cores, strict=True)])
+        best = np.maximum(best, placed)
+    return best
+
+
+def _abbreviation_similarities(x: str, ys: list[str]) -> np.ndarray:
+    common = process.cdist([x], ys, scorer=LCSseq.similarity, dtype=np.int32, workers=1)[0].astype(float)
+    size_x = len(x)
+    sizes = np.fromiter((len(y) for y in ys), dtype=float, count=len(ys))
+    short, long_ = np.minimum(sizes, size_x), np.maximum(sizes, size_x)
+    ratio = np.where(sizes + size_x > 0, 200.0 * common / np.maximum(sizes + size_x, 1), 100.0)
+    starts = np.fromiter((y[:1] == x[:1] for y in ys), dtype=bool, count=len(ys))
+    covered = common / np.maximum(short, 1)
+    abbreviation = 100 * covered * (0.75 + 0.25 * short / np.maximum(long_, 1)) * np.where(starts, 1.0, 0.85)
+    return np.maximum(ratio, np.where(short >= 2, abbreviation, 0.0))
 
 
 def person_similarity(a: PersonName, b: PersonName) -> tuple[float, bool]:

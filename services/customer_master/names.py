@@ -135,6 +135,22 @@ _TITLES_CN = (
 _TITLES_LATIN = frozenset("mr mrs ms miss dr prof sir madam mister".split())
 _COMPOUND_SURNAMES = frozenset("欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木".split())
 
+# How far apart two characters of a Chinese core may stand and still form one of its search keys.
+PAIR_WINDOW = 3
+# Words that say what trade a company is in, not which company it is: a core ends in them (华信 + 信息技术).
+_INDUSTRY_WORDS = tuple(
+    sorted(
+        (
+            "科技 技术 信息 网络 软件 数据 智能 电子 电气 电器 通信 通讯 实业 工业 贸易 商贸 工贸 国际 投资 控股 发展 "
+            "管理 咨询 服务 医药 医疗 生物 健康 化工 材料 新材料 能源 新能源 环保 机械 设备 制造 汽车 物流 运输 供应链 "
+            "建设 工程 建筑 装饰 置业 地产 房地产 文化 传媒 广告 教育 培训 食品 农业 餐饮 酒店 旅游 服装 纺织 金融 "
+            "资产 保险 证券 银行 商业"
+        ).split(),
+        key=len,
+        reverse=True,
+    )
+)
+
 _BRACKETS = re.compile(r"[(\[{（【〔「『《<]([^)\]}）】〕」』》>]*)[)\]}）】〕」』》>]")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -170,7 +186,14 @@ class CompanyName:
     legal_form: str = ""
     branch: str = ""
     qualifier: str = ""
-    latin: str = ""
+    # The Latin key of a Latin name; a Chinese core's pinyin is computed only when asked for (see latin).
+    spelled: str | None = None
+
+    @property
+    def latin(self) -> str:
+        """The Latin key: a Latin name's words, or the pinyin of a Chinese core (Chinese and Latin meet here)."""
+        # pypinyin costs ~0.1 ms a name, and a Chinese pair is compared on its characters: only ask when needed.
+        return self.spelled if self.spelled is not None else to_latin(self.core)
 
     @property
     def key(self) -> str:
@@ -179,14 +202,43 @@ class CompanyName:
 
     @property
     def grams(self) -> list[str]:
-        """Character pairs of a Chinese core, the keys it is searched by (none for a Latin name)."""
+        """Search keys of a Chinese core: the core, pairs holding a distinctive character, and those with the trade."""
         if not has_han(self.core):
             return []
         core = self.core
-        pairs = {core[i : i + 2] for i in range(len(core) - 1)}
-        # Pairs that skip a character survive one mistyped character between them (华信科技 → 华*科).
-        skips = {f"{core[i]}*{core[i + 2]}" for i in range(len(core) - 2)}
-        return sorted(pairs | skips or {core})
+        brand, industry = split_industry(core)
+        # Pairs up to PAIR_WINDOW apart, gap unmarked: a short name keeps the pairs of the full name with characters
+        # left out between them (宇丰科技 ← 宇雅丰医药科技 share 宇丰), and a mistyped character leaves most pairs.
+        # Pairs inside the trade words (科技, 实业) are left out: thousands share them, they tell no company apart.
+        pairs = {
+            core[i] + core[j]
+            for i in range(min(len(brand), len(core)))
+            for j in range(i + 1, min(len(core), i + 1 + PAIR_WINDOW))
+        }
+        # A character of the distinctive part together with the whole trade is rare even when both are common: it
+        # finds 信达实业科技 for 信讯实业科技 when every pair they share is shared by thousands.
+        trade = {f"{ch}|{industry}" for ch in set(brand)} if industry else set()
+        # The place in front pairs with the first characters: 上汽 is 上海汽车, 贵技实业 is 贵阳技智立工实业.
+        prefix = self.region[:2] if has_han(self.region) else ""
+        placed = {p + core[j] for i, p in enumerate(prefix) for j in range(max(0, PAIR_WINDOW - len(prefix) + i))}
+        # The whole core and the place prefix are keys too: every key row carries their text (insert_grams).
+        exact = {f"={core}"} | ({f"^{prefix}"} if prefix else set())
+        return sorted(pairs | trade | placed | exact)
+
+
+def split_industry(core: str) -> tuple[str, str]:
+    """A Chinese core split into its distinctive part and the industry words it ends in (华信, 信息技术)."""
+    end = len(core)
+    changed = True
+    while changed:
+        changed = False
+        for word in _INDUSTRY_WORDS:
+            # The distinctive part keeps at least one character: 科技 alone is the name, not only its trade.
+            if core.endswith(word, 0, end) and end - len(word) >= 1:
+                end -= len(word)
+                changed = True
+                break
+    return core[:end], core[end:]
 
 
 def _strip_region(text: str) -> tuple[str, str]:
@@ -260,7 +312,6 @@ def normalize_company_name(raw: str) -> CompanyName:
             legal_form=legal,
             branch=branch,
             qualifier="".join(qualifiers),
-            latin=to_latin(core),
         )
     words = _join_initials([w for w in _NON_WORD.split(text.replace("&", " and ")) if w])
     legal_words: list[str] = []
@@ -279,7 +330,7 @@ def normalize_company_name(raw: str) -> CompanyName:
         legal_form=" ".join(legal_words),
         branch=branch,
         qualifier="".join(qualifiers),
-        latin=latin,
+        spelled=latin,
     )
 
 

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Text, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from customer_master.tables import (
+    account_golden,
     change_requests,
+    contact_intake,
+    contact_keys,
+    contact_merges,
+    contact_sources,
+    contacts,
     customer_changes,
     customer_grams,
     customer_sources,
@@ -21,6 +29,7 @@ from customer_master.tables import (
     match_reviews,
     match_settings,
     merges,
+    survivorship_rules,
 )
 
 _KEY_COLUMNS = {
@@ -29,6 +38,31 @@ _KEY_COLUMNS = {
     "company": customers.c.company_normalized,
     "credit_code": customers.c.credit_code,
 }
+
+
+async def lock_keys_at_once(conn: AsyncConnection, *, lock_names: list[str]) -> None:
+    """lock_keys in one statement: the locks are taken in the order given (callers sort the names)."""
+    if lock_names:
+        await conn.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(name, 0)) "
+                "FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS k(name, n) ORDER BY n"
+            ),
+            {"names": lock_names},
+        )
+
+
+async def find_customer_by_keys(conn: AsyncConnection, *, keys: list[tuple[str, str]]) -> tuple[Row | None, str]:
+    """find_customer_by_key for several keys in one statement: the first key (in the order given) that matches."""
+    if not keys:
+        return None, ""
+    query = select(customers).where(or_(*(_KEY_COLUMNS[key] == value for key, value in keys)))
+    rows = (await conn.execute(query)).all()
+    for key, value in keys:
+        row = next((r for r in rows if getattr(r, _KEY_COLUMNS[key].name) == value), None)
+        if row is not None:
+            return await follow_merges(conn, row=row), key
+    return None, ""
 
 
 async def lock_keys(conn: AsyncConnection, *, lock_names: list[str]) -> None:
@@ -86,15 +120,27 @@ async def insert_customer(
             .returning(*customers.c)
         )
     ).one()
-    await replace_grams(conn, customer_id=row.id, grams=company_grams or [])
+    await insert_grams(conn, customer_id=row.id, grams=company_grams or [])
     return row
 
 
 async def replace_grams(conn: AsyncConnection, *, customer_id: uuid.UUID, grams: list[str]) -> None:
     """Make a customer's search keys these character pairs."""
     await conn.execute(delete(customer_grams).where(customer_grams.c.customer_id == customer_id))
+    await insert_grams(conn, customer_id=customer_id, grams=grams)
+
+
+async def insert_grams(conn: AsyncConnection, *, customer_id: uuid.UUID, grams: list[str]) -> None:
+    """Add the search keys of a customer that has none, each weighing 1 / their number."""
     if grams:
-        await conn.execute(insert(customer_grams), [{"gram": g, "customer_id": customer_id} for g in grams])
+        # Every key row carries the core (=) and place (^) keys' text, for ranking a pool from the index alone.
+        core = next((g[1:] for g in grams if g.startswith("=")), "")
+        place = next((g[1:] for g in grams if g.startswith("^")), "")
+        rows = [
+            {"gram": g, "customer_id": customer_id, "weight": 1.0 / len(grams), "core": core, "place": place}
+            for g in grams
+        ]
+        await conn.execute(insert(customer_grams), rows)
 
 
 async def record_source(
@@ -177,8 +223,16 @@ async def find_candidates(
     credit_code: str | None,
     limit: int = 50,
     exclude: uuid.UUID | None = None,
+    rank: Callable[[list[PoolEntry]], list[uuid.UUID]] | None = None,
 ) -> list[Row]:
-    """Live customers sharing a key, or the ones sharing most rare character pairs (trigrams for Latin names)."""
+    """Live customers sharing a key, and the ones holding most of the rare character pairs (trigrams for Latin names).
+
+    The pool of customers holding rare keys is ranked in the index by containment, not by a raw count: the share
+    of the query's keys a customer holds plus the share of the customer's own keys (their weights summed) the query
+    holds, so that a short name inside the query (宇丰科技 in 宇雅丰医药科技) is not crowded out by long ones. rank
+    then orders that pool by the scorer's own measure (from the core and place each key row carries), and the best
+    limit are read.
+    """
     rows: dict[uuid.UUID, Row] = {}
     exact = [
         column == value
@@ -199,27 +253,11 @@ async def find_candidates(
         if not rare:
             # Every pair is common (a name made of common words): search by the two least common.
             rare = sorted(company_grams, key=lambda g: common.get(g, 0.0))[:2]
-        # Count shared pairs in the inverted index alone (an index-only scan), then read the best few rows.
-        best = (
-            select(customer_grams.c.customer_id, func.count().label("shared"))
-            .where(customer_grams.c.gram.in_(rare))
-            .group_by(customer_grams.c.customer_id)
-            .order_by(func.count().desc())
-            .limit(limit * 4)
-            .subquery()
-        )
-        query = (
-            select(customers)
-            .join(best, best.c.customer_id == customers.c.id)
-            .where(live)
-            .order_by(
-                best.c.shared.desc(), func.public.similarity(customers.c.company_latin, company_latin or "").desc()
-            )
-            .limit(limit)
-        )
-        rows.update((row.id, row) for row in (await conn.execute(query)).all())
+        pool = await candidate_pool(conn, grams=rare, query_keys=len(company_grams), size=limit * POOL_FACTOR)
+        ranked = rank(pool) if rank is not None else [entry[0] for entry in pool]
+        rows.update((row.id, row) for row in await live_customers(conn, customer_ids=ranked[:limit]))
     elif company_latin:
-        await conn.execute(text("SET LOCAL pg_trgm.similarity_threshold = 0.3"))
+        # pg_trgm's % uses pg_trgm.similarity_threshold, 0.3 unless a session changed it (nothing here does).
         query = (
             select(customers)
             .where(customers.c.company_latin.op("OPERATOR(public.%)")(company_latin), live)
@@ -229,6 +267,40 @@ async def find_candidates(
         rows.update((row.id, row) for row in (await conn.execute(query)).all())
     rows.pop(exclude, None)  # type: ignore[arg-type]
     return list(rows.values())
+
+
+# How many customers (times the candidates wanted) the index ranking hands to the scorer's ranking.
+POOL_FACTOR = 6
+# (customer id, core, place prefix) of a customer in the pool.
+PoolEntry = tuple[uuid.UUID, str, str]
+
+
+async def candidate_pool(conn: AsyncConnection, *, grams: list[str], query_keys: int, size: int) -> list[PoolEntry]:
+    """The size customers holding most of these keys (by containment, see find_candidates), with core and place."""
+    contained = func.sum(customer_grams.c.weight) + func.count() / float(max(query_keys, 1))
+    query = (
+        # Every row of a customer carries the same core and place; "C" spares the locale-aware comparisons.
+        select(
+            customer_grams.c.customer_id,
+            func.min(customer_grams.c.core.collate("C")),
+            func.min(customer_grams.c.place.collate("C")),
+        )
+        # One array parameter, not one per key: the statement's text stays the same and is prepared once.
+        .where(customer_grams.c.gram == func.any(bindparam("grams", grams, type_=ARRAY(Text))))
+        .group_by(customer_grams.c.customer_id)
+        .order_by(contained.desc())
+        .limit(size)
+    )
+    return [(customer_id, core, place) for customer_id, core, place in (await conn.execute(query)).all()]
+
+
+async def live_customers(conn: AsyncConnection, *, customer_ids: list[uuid.UUID]) -> list[Row]:
+    """These customers, in the order given, those merged into another left out."""
+    if not customer_ids:
+        return []
+    query = select(customers).where(customers.c.id.in_(customer_ids), customers.c.merged_into.is_(None))
+    found = {row.id: row for row in (await conn.execute(query)).all()}
+    return [found[i] for i in customer_ids if i in found]
 
 
 async def rejected_partners(conn: AsyncConnection, *, customer_id: uuid.UUID) -> set[uuid.UUID]:
@@ -385,7 +457,7 @@ async def reassign_steward(conn: AsyncConnection, *, from_rep_id: str, to_rep_id
     stmt = (
         update(customers)
         .where(customers.c.steward_id == from_rep_id)
-        .values(steward_id=to_rep_id, updated_at=func.now())
+        .values(steward_id=to_rep_id, steward_needed=False, updated_at=func.now())
         .returning(customers.c.id)
     )
     return [row.id for row in (await conn.execute(stmt)).all()]
@@ -400,6 +472,7 @@ async def data_health(conn: AsyncConnection, *, stale_before: datetime) -> dict[
         func.count().filter(live, customers.c.phone_e164.is_(None)).label("missing_phone"),
         func.count().filter(live, customers.c.credit_code.is_(None)).label("missing_credit_code"),
         func.count().filter(live, customers.c.updated_at < stale_before).label("stale_records"),
+        func.count().filter(live, customers.c.steward_needed.is_(True)).label("steward_needed"),
     ).select_from(customers)
     counts = dict((await conn.execute(query)).one()._mapping)
     counts["review_queue_size"] = int(
@@ -422,3 +495,549 @@ async def put_setting(conn: AsyncConnection, *, key: str, value: Any, updated_by
             index_elements=["key"], set_={"value": value, "updated_by": updated_by, "updated_at": func.now()}
         )
     )
+
+
+async def insert_change_request_with_old(
+    conn: AsyncConnection,
+    *,
+    customer_id: uuid.UUID,
+    field: str,
+    value: str,
+    old_value: str | None,
+    actor_id: str,
+    reason: str,
+) -> uuid.UUID:
+    """File a request to change a field, remembering the field's value at filing (what an approval expects)."""
+    request_id = uuid.uuid4()
+    await conn.execute(
+        insert(change_requests).values(
+            id=request_id,
+            customer_id=customer_id,
+            field=field,
+            value=value,
+            old_value=old_value,
+            actor_id=actor_id,
+            reason=reason,
+        )
+    )
+    return request_id
+
+
+async def get_change_request(conn: AsyncConnection, *, request_id: uuid.UUID, for_update: bool = False) -> Row | None:
+    """One change request by id (locked for the caller's transaction when asked)."""
+    query = select(change_requests).where(change_requests.c.id == request_id)
+    return (await conn.execute(query.with_for_update() if for_update else query)).first()
+
+
+async def list_change_requests(
+    conn: AsyncConnection, *, customer_id: uuid.UUID | None, status: str | None, limit: int
+) -> list[Row]:
+    """Change requests (of one customer, in one status, when given), oldest first."""
+    query = select(change_requests).order_by(change_requests.c.created_at, change_requests.c.id).limit(limit)
+    if customer_id is not None:
+        query = query.where(change_requests.c.customer_id == customer_id)
+    if status is not None:
+        query = query.where(change_requests.c.status == status)
+    return list((await conn.execute(query)).all())
+
+
+async def decide_change_request(
+    conn: AsyncConnection, *, request_id: uuid.UUID, status: str, decided_by: str, decided_role: str, reason: str
+) -> Row:
+    """Record the owner's decision on a change request."""
+    stmt = (
+        update(change_requests)
+        .where(change_requests.c.id == request_id)
+        .values(
+            status=status,
+            decided_by=decided_by,
+            decided_role=decided_role,
+            decision_reason=reason,
+            decided_at=func.now(),
+        )
+        .returning(*change_requests.c)
+    )
+    return (await conn.execute(stmt)).one()
+
+
+async def mark_steward_needed(conn: AsyncConnection, *, rep_id: str) -> list[uuid.UUID]:
+    """Flag every account stewarded by a departed rep nobody takes over; returns the accounts newly flagged."""
+    stmt = (
+        update(customers)
+        .where(customers.c.steward_id == rep_id, customers.c.steward_needed.is_(False))
+        .values(steward_needed=True, updated_at=func.now())
+        .returning(customers.c.id)
+    )
+    return [row.id for row in (await conn.execute(stmt)).all()]
+
+
+# Contacts and survivorship (CONTACTS).
+
+
+async def find_contact_candidates(
+    conn: AsyncConnection, *, keys: list[str], customer_id: uuid.UUID | None, limit: int
+) -> list[Row]:
+    """Live contacts sharing a blocking key (the shared keys as hit_keys), most shared first: index lookups only."""
+    if not keys:
+        return []
+    query = (
+        select(contacts, func.array_agg(contact_keys.c.key).label("hit_keys"))
+        .join(contact_keys, contact_keys.c.contact_id == contacts.c.id)
+        .where(contact_keys.c.key.in_(keys), contacts.c.merged_into.is_(None))
+        .group_by(contacts.c.id)
+        .order_by(func.count().desc(), contacts.c.created_at)
+        .limit(limit)
+    )
+    if customer_id is not None:
+        query = query.where(contacts.c.customer_id == customer_id)
+    return list((await conn.execute(query)).all())
+
+
+# Hand-written because SQLAlchemy gives ON CONFLICT statements no cache key: built with the Core they would be
+# compiled afresh at every capture, which costs more than running them.
+_CAPTURE_SOURCE = f"""
+WITH stored AS (
+    INSERT INTO {contact_sources.fullname}
+        (id, contact_id, customer_id, source_system, source_ref, name, phone_e164, email_normalized, match,
+         observed_at)
+    VALUES (:source_id, :contact_id, :customer_id, :source_system, :source_ref, :source_name, :source_phone,
+            :source_email, :match, :observed_at)
+    ON CONFLICT (customer_id, source_ref) WHERE source_ref <> '' DO NOTHING
+    RETURNING id, contact_id
+), with_keys AS (
+    INSERT INTO {contact_keys.fullname} (key, contact_id)
+    SELECT unnest(:keys), contact_id FROM stored
+    ON CONFLICT DO NOTHING
+)"""
+_CAPTURE_CREATE = f""", golden AS (
+    INSERT INTO {contacts.fullname}
+        (id, customer_id, name, phone_e164, email_normalized, provenance, rules_version, created_at)
+    VALUES (:contact_id, :customer_id, :name, :phone_e164, :email_normalized, :provenance, :rules_version,
+            :observed_at)
+    RETURNING *
+)"""
+_CAPTURE_UPDATE = f""", golden AS (
+    UPDATE {contacts.fullname}
+    SET name = :name, phone_e164 = :phone_e164, email_normalized = :email_normalized, provenance = :provenance,
+        rules_version = :rules_version, updated_at = now()
+    WHERE id = :contact_id AND EXISTS (SELECT 1 FROM stored)
+    RETURNING *
+)"""
+_CAPTURE_MARK = f""", mark AS (
+    INSERT INTO {account_golden.fullname} (customer_id, rules_version) VALUES (:customer_id, -1)
+    ON CONFLICT (customer_id) DO UPDATE SET rules_version = -1
+)"""
+_CAPTURE_RESULT = "\nSELECT golden.*, (SELECT id FROM stored) AS written_source_id FROM golden"
+_CAPTURE_TYPES = (
+    bindparam("keys", type_=ARRAY(Text)),
+    bindparam("match", type_=JSONB),
+    bindparam("provenance", type_=JSONB),
+)
+
+
+async def write_captured_contact(
+    conn: AsyncConnection,
+    *,
+    contact: dict[str, Any],
+    create: bool,
+    source: dict[str, Any],
+    keys: list[str],
+    stale_account: uuid.UUID | None,
+) -> tuple[Row | None, bool]:
+    """One statement: the source record, its blocking keys, the golden contact (inserted, or updated when the
+    source is new), and the account's stale mark when given. Returns the contact (None when an update was
+    skipped) and whether the source record was new; a repeated source_ref writes no source and no keys (an
+    inserted contact is then the caller's to remove).
+    """
+    sql = _CAPTURE_SOURCE + (_CAPTURE_CREATE if create else _CAPTURE_UPDATE)
+    sql += (_CAPTURE_MARK if stale_account is not None else "") + _CAPTURE_RESULT
+    params = {
+        "source_id": source["id"],
+        "contact_id": contact["id"],
+        "customer_id": source["customer_id"],
+        "source_system": source["source_system"],
+        "source_ref": source["source_ref"],
+        "source_name": source["name"],
+        "source_phone": source["phone_e164"],
+        "source_email": source["email_normalized"],
+        "match": source["match"],
+        "observed_at": source["observed_at"],
+        "keys": keys,
+        "name": contact.get("name", ""),
+        "phone_e164": contact.get("phone_e164"),
+        "email_normalized": contact.get("email_normalized"),
+        "provenance": contact.get("provenance", {}),
+        "rules_version": contact.get("rules_version", 0),
+    }
+    row = (await conn.execute(text(sql).bindparams(*_CAPTURE_TYPES), params)).first()
+    if row is None:
+        return None, False
+    return row, row.written_source_id is not None
+
+
+async def mark_account_stale(conn: AsyncConnection, *, customer_id: uuid.UUID) -> None:
+    """An account's sources changed: its golden fields wait for the rebuild loop."""
+    await conn.execute(
+        text(
+            f"INSERT INTO {account_golden.fullname} (customer_id, rules_version) VALUES (:customer_id, -1) "
+            "ON CONFLICT (customer_id) DO UPDATE SET rules_version = -1"
+        ),
+        {"customer_id": customer_id},
+    )
+
+
+async def delete_contact(conn: AsyncConnection, *, contact_id: uuid.UUID) -> None:
+    """Remove a contact (only one created in the same transaction and left without a source)."""
+    await conn.execute(delete(contacts).where(contacts.c.id == contact_id))
+
+
+async def contact_of_source(conn: AsyncConnection, *, customer_id: uuid.UUID, source_ref: str) -> Row | None:
+    """The contact an account's source record belongs to."""
+    query = (
+        select(contacts)
+        .join(contact_sources, contact_sources.c.contact_id == contacts.c.id)
+        .where(contact_sources.c.customer_id == customer_id, contact_sources.c.source_ref == source_ref)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def update_contact(conn: AsyncConnection, *, contact_id: uuid.UUID, values: dict[str, Any]) -> Row:
+    """Set columns of one contact (updated_at follows)."""
+    stmt = (
+        update(contacts)
+        .where(contacts.c.id == contact_id)
+        .values(**values, updated_at=func.now())
+        .returning(*contacts.c)
+    )
+    return (await conn.execute(stmt)).one()
+
+
+async def get_contact(conn: AsyncConnection, *, contact_id: uuid.UUID) -> Row | None:
+    """One contact by id."""
+    return (await conn.execute(select(contacts).where(contacts.c.id == contact_id))).first()
+
+
+async def list_contacts(conn: AsyncConnection, *, customer_id: uuid.UUID, limit: int) -> list[Row]:
+    """An account's live contacts (merged ones are reached through their survivor), oldest first."""
+    query = (
+        select(contacts)
+        .where(contacts.c.customer_id == customer_id, contacts.c.merged_into.is_(None))
+        .order_by(contacts.c.created_at, contacts.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def list_contact_sources(conn: AsyncConnection, *, contact_id: uuid.UUID) -> list[Row]:
+    """A contact's source records, oldest first."""
+    query = (
+        select(contact_sources)
+        .where(contact_sources.c.contact_id == contact_id)
+        .order_by(contact_sources.c.observed_at, contact_sources.c.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def stale_contacts(conn: AsyncConnection, *, version: int, limit: int) -> list[uuid.UUID]:
+    """Contacts built under another rules version than this one."""
+    query = select(contacts.c.id).where(contacts.c.rules_version < version).limit(limit)
+    return [row.id for row in (await conn.execute(query)).all()]
+
+
+async def get_survivorship_rules(conn: AsyncConnection, *, version: int | None = None) -> Row | None:
+    """One stored version of the survivorship rules, or the highest when version is None."""
+    query = select(survivorship_rules)
+    if version is None:
+        query = query.order_by(survivorship_rules.c.version.desc()).limit(1)
+    else:
+        query = query.where(survivorship_rules.c.version == version)
+    return (await conn.execute(query)).first()
+
+
+async def insert_survivorship_rules(conn: AsyncConnection, *, rules: dict[str, Any], set_by: str, reason: str) -> Row:
+    """Store the next version of the survivorship rules (concurrent setters take turns)."""
+    await lock_keys(conn, lock_names=["customer_master:survivorship_rules"])
+    version = int(await conn.scalar(select(func.coalesce(func.max(survivorship_rules.c.version), 0))) or 0) + 1
+    stmt = (
+        insert(survivorship_rules)
+        .values(version=version, rules=rules, set_by=set_by, reason=reason)
+        .returning(*survivorship_rules.c)
+    )
+    return (await conn.execute(stmt)).one()
+
+
+async def put_account_golden(
+    conn: AsyncConnection, *, customer_id: uuid.UUID, rules_version: int, provenance: dict[str, Any]
+) -> None:
+    """Remember which rules version built an account's golden fields, and from which sources."""
+    stmt = pg_insert(account_golden).values(
+        customer_id=customer_id, rules_version=rules_version, provenance=provenance
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={"rules_version": rules_version, "provenance": provenance, "rebuilt_at": func.now()},
+        )
+    )
+
+
+async def stale_accounts(conn: AsyncConnection, *, version: int, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
+    """Live accounts (in id order after a cursor) not built under this rules version."""
+    query = (
+        select(customers.c.id)
+        .outerjoin(account_golden, account_golden.c.customer_id == customers.c.id)
+        .where(
+            customers.c.merged_into.is_(None),
+            or_(account_golden.c.rules_version.is_(None), account_golden.c.rules_version != version),
+        )
+        .order_by(customers.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(customers.c.id > after)
+    return [row.id for row in (await conn.execute(query)).all()]
+
+
+async def marked_accounts(conn: AsyncConnection, *, limit: int) -> list[uuid.UUID]:
+    """Accounts whose sources changed since their last rebuild."""
+    query = select(account_golden.c.customer_id).where(account_golden.c.rules_version == -1).limit(limit)
+    return [row.customer_id for row in (await conn.execute(query)).all()]
+
+
+async def owner_pins(conn: AsyncConnection, *, customer_id: uuid.UUID, owners: dict[str, str]) -> dict[str, str]:
+    """Golden fields whose latest manual change was made by their owning role (to a value): field → role."""
+    if not owners:
+        return {}
+    query = (
+        select(customer_changes.c.field, customer_changes.c.actor_role, customer_changes.c.new_value)
+        .where(
+            customer_changes.c.customer_id == customer_id,
+            customer_changes.c.field.in_(list(owners)),
+            customer_changes.c.actor_role != "",
+        )
+        .order_by(customer_changes.c.at.desc(), customer_changes.c.id)
+    )
+    latest: dict[str, tuple[str, str | None]] = {}
+    for row in (await conn.execute(query)).all():
+        latest.setdefault(row.field, (row.actor_role, row.new_value))
+    return {field: role for field, (role, value) in latest.items() if role == owners[field] and value}
+
+
+async def key_holder(conn: AsyncConnection, *, key: str, value: str) -> uuid.UUID | None:
+    """The customer (merged or not) holding a unique match key."""
+    return await conn.scalar(select(customers.c.id).where(_KEY_COLUMNS[key] == value).limit(1))
+
+
+async def lock_contacts(conn: AsyncConnection, *, contact_ids: list[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    """Lock contacts (in id order, so two mergers never deadlock) and return them by id."""
+    query = select(contacts).where(contacts.c.id.in_(contact_ids)).order_by(contacts.c.id).with_for_update()
+    return {row.id: row for row in (await conn.execute(query)).all()}
+
+
+async def move_contact_sources(
+    conn: AsyncConnection, *, from_id: uuid.UUID, to_id: uuid.UUID, only: list[uuid.UUID] | None = None
+) -> list[uuid.UUID]:
+    """Relink a contact's source records (all, or the given ones) to another contact; returns the moved ids."""
+    condition = contact_sources.c.contact_id == from_id
+    if only is not None:
+        condition = and_(condition, contact_sources.c.id.in_(only))
+    stmt = update(contact_sources).where(condition).values(contact_id=to_id).returning(contact_sources.c.id)
+    return [row.id for row in (await conn.execute(stmt)).all()]
+
+
+async def replace_contact_keys(conn: AsyncConnection, *, contact_id: uuid.UUID, keys: list[str]) -> None:
+    """Make a contact's blocking keys exactly these."""
+    await conn.execute(delete(contact_keys).where(contact_keys.c.contact_id == contact_id))
+    if keys:
+        await conn.execute(insert(contact_keys), [{"key": k, "contact_id": contact_id} for k in sorted(set(keys))])
+
+
+async def insert_contact_merge(
+    conn: AsyncConnection,
+    *,
+    survivor_id: uuid.UUID,
+    merged_id: uuid.UUID,
+    moved_sources: list[str],
+    actor_id: str,
+    reason: str,
+) -> Row:
+    """Record a contact merge and the source records it moved."""
+    stmt = (
+        insert(contact_merges)
+        .values(
+            id=uuid.uuid4(),
+            survivor_id=survivor_id,
+            merged_id=merged_id,
+            moved_sources=moved_sources,
+            actor_id=actor_id,
+            reason=reason,
+        )
+        .returning(*contact_merges.c)
+    )
+    return (await conn.execute(stmt)).one()
+
+
+async def get_contact_merge(conn: AsyncConnection, *, merge_id: uuid.UUID) -> Row | None:
+    """One contact merge, locked for the caller's transaction."""
+    query = select(contact_merges).where(contact_merges.c.id == merge_id).with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def mark_contact_merge_undone(conn: AsyncConnection, *, merge_id: uuid.UUID) -> None:
+    """Remember that a contact merge was undone."""
+    await conn.execute(update(contact_merges).where(contact_merges.c.id == merge_id).values(undone_at=func.now()))
+
+
+async def move_account_contacts(
+    conn: AsyncConnection, *, from_customer: uuid.UUID, to_customer: uuid.UUID, only_sourced_from: bool = False
+) -> list[uuid.UUID]:
+    """Move an account's contacts to another account; with only_sourced_from, only those every source of which
+    was captured for to_customer (what an unmerge gives back). Returns the moved contacts."""
+    condition = contacts.c.customer_id == from_customer
+    if only_sourced_from:
+        foreign = select(contact_sources.c.id).where(
+            contact_sources.c.contact_id == contacts.c.id, contact_sources.c.customer_id != to_customer
+        )
+        condition = and_(condition, ~foreign.exists())
+    stmt = (
+        update(contacts)
+        .where(condition)
+        .values(customer_id=to_customer, updated_at=func.now())
+        .returning(contacts.c.id)
+    )
+    return [row.id for row in (await conn.execute(stmt)).all()]
+
+
+async def insert_contact_intake(
+    conn: AsyncConnection, *, customer_id: uuid.UUID, source_ref: str, name: str, phone: str, email: str
+) -> None:
+    """Queue the person a resolve named, in the resolve's transaction."""
+    await conn.execute(
+        insert(contact_intake).values(
+            id=uuid.uuid4(), customer_id=customer_id, source_ref=source_ref, name=name, phone=phone, email=email
+        )
+    )
+
+
+async def claim_contact_intake(conn: AsyncConnection, *, limit: int, max_attempts: int) -> list[Row]:
+    """The oldest queued people no other worker holds, locked until the caller's transaction ends."""
+    query = (
+        select(contact_intake)
+        .where(contact_intake.c.attempts < max_attempts)
+        .order_by(contact_intake.c.received_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def delete_contact_intake(conn: AsyncConnection, *, ids: list[uuid.UUID]) -> None:
+    """Forget queued people once linked."""
+    if ids:
+        await conn.execute(delete(contact_intake).where(contact_intake.c.id.in_(ids)))
+
+
+async def fail_contact_intake(conn: AsyncConnection, *, intake_id: uuid.UUID, error: str) -> None:
+    """Count a failed attempt (the row stays: after the last attempt an operator sees it with its error)."""
+    stmt = (
+        update(contact_intake)
+        .where(contact_intake.c.id == intake_id)
+        .values(attempts=contact_intake.c.attempts + 1, error=error[:1000])
+    )
+    await conn.execute(stmt)
+
+
+async def live_accounts(conn: AsyncConnection, *, customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """For each of these customers that was merged, the live survivor it was folded into."""
+    if not customer_ids:
+        return {}
+    query = select(customers).where(customers.c.id.in_(customer_ids), customers.c.merged_into.is_not(None))
+    found: dict[uuid.UUID, uuid.UUID] = {}
+    for row in (await conn.execute(query)).all():
+        survivor = await follow_merges(conn, row=row)
+        if survivor is not None:
+            found[row.id] = survivor.id
+    return found
+
+
+async def lock_key_list(conn: AsyncConnection, *, lock_names: list[str]) -> None:
+    """lock_keys in one statement: unnest yields the names in list order, so pass them sorted."""
+    if lock_names:
+        await conn.execute(
+            text("SELECT count(pg_advisory_xact_lock(hashtextextended(name, 0))) FROM unnest(:names) AS name").bindparams(
+                bindparam("names", type_=ARRAY(Text))
+            ),
+            {"names": lock_names},
+        )
+
+
+async def contact_source_refs(
+    conn: AsyncConnection, *, customer_ids: list[uuid.UUID], source_refs: list[str]
+) -> set[tuple[uuid.UUID, str]]:
+    """Which of these (account, source_ref) pairs have a contact source record already."""
+    if not source_refs:
+        return set()
+    query = select(contact_sources.c.customer_id, contact_sources.c.source_ref).where(
+        contact_sources.c.customer_id.in_(customer_ids), contact_sources.c.source_ref.in_(source_refs)
+    )
+    return {(row.customer_id, row.source_ref) for row in (await conn.execute(query)).all()}
+
+
+async def contacts_by_keys(conn: AsyncConnection, *, keys: list[str], customer_ids: list[uuid.UUID]) -> list[Row]:
+    """Live contacts of these accounts holding any of these blocking keys, with the ones they hold as hit_keys."""
+    if not keys:
+        return []
+    query = (
+        select(contacts, func.array_agg(contact_keys.c.key).label("hit_keys"))
+        .join(contact_keys, contact_keys.c.contact_id == contacts.c.id)
+        .where(
+            contact_keys.c.key.in_(keys),
+            contacts.c.customer_id.in_(customer_ids),
+            contacts.c.merged_into.is_(None),
+        )
+        .group_by(contacts.c.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+_INTAKE_KEYS = text(
+    f"INSERT INTO {contact_keys.fullname} (key, contact_id) SELECT * FROM unnest(:keys, :ids) ON CONFLICT DO NOTHING"
+).bindparams(bindparam("keys", type_=ARRAY(Text)), bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+_INTAKE_STALE = text(
+    f"INSERT INTO {account_golden.fullname} (customer_id, rules_version) SELECT unnest(:ids), -1 "
+    "ON CONFLICT (customer_id) DO UPDATE SET rules_version = -1"
+).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+
+
+async def write_intake_batch(
+    conn: AsyncConnection,
+    *,
+    created: list[dict[str, Any]],
+    updated: list[dict[str, Any]],
+    sources: list[dict[str, Any]],
+    keys: list[tuple[str, uuid.UUID]],
+    stale_accounts: list[uuid.UUID],
+) -> None:
+    """Every write of an intake batch, a statement per kind: new contacts, changed goldens, sources, keys, marks."""
+    if created:
+        await conn.execute(insert(contacts), created)
+    if updated:
+        stmt = (
+            update(contacts)
+            .where(contacts.c.id == bindparam("b_id"))
+            .values(
+                name=bindparam("name"),
+                phone_e164=bindparam("phone_e164"),
+                email_normalized=bindparam("email_normalized"),
+                provenance=bindparam("provenance"),
+                rules_version=bindparam("rules_version"),
+                updated_at=func.now(),
+            )
+        )
+        await conn.execute(stmt, [{**{k: v for k, v in c.items() if k != "id"}, "b_id": c["id"]} for c in updated])
+    if sources:
+        await conn.execute(insert(contact_sources), sources)
+    if keys:
+        await conn.execute(_INTAKE_KEYS, {"keys": [k for k, _ in keys], "ids": [i for _, i in keys]})
+    if stale_accounts:
+        await conn.execute(_INTAKE_STALE, {"ids": stale_accounts})

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,7 +17,7 @@ from crm.events.v1 import customer_events_pb2
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.metrics import CUSTOMER_MATCH_DURATION, CUSTOMERS_RESOLVED
 from crm_common.service import Runtime
-from customer_master import repository
+from customer_master import contacts, repository
 from customer_master.convert import to_timestamp
 from customer_master.domain import match_keys, validate_keys
 from customer_master.matching import (
@@ -22,11 +26,12 @@ from customer_master.matching import (
     MatchResult,
     MatchRules,
     Record,
+    core_similarities,
     normalize_credit_code,
     score_pair,
     valid_credit_code,
 )
-from customer_master.names import normalize_company_name
+from customer_master.names import CompanyName, has_han, normalize_company_name
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +94,38 @@ async def load_rules(conn: AsyncConnection) -> MatchRules:
     return MatchRules.from_dict(stored) if stored else MatchRules()
 
 
+# A capture reads the rules at most this often: they change by hand, a resolve runs per lead. SetMatchRules
+# forgets them at once in its own process; another replica follows within this many seconds.
+RULES_TTL_SECONDS = 5.0
+_rules_cache: dict[str, Any] = {"at": -RULES_TTL_SECONDS, "rules": None}
+
+
+async def cached_rules(conn: AsyncConnection) -> MatchRules:
+    """load_rules, reused for RULES_TTL_SECONDS."""
+    now = time.monotonic()
+    if _rules_cache["rules"] is None or now - _rules_cache["at"] >= RULES_TTL_SECONDS:
+        _rules_cache.update(rules=await load_rules(conn), at=now)
+    return _rules_cache["rules"]
+
+
+def forget_rules() -> None:
+    """Make the next resolve read the rules again (they were just changed)."""
+    _rules_cache.update(rules=None)
+
+
 async def scored_candidates(
-    conn: AsyncConnection, query: Record, rules: MatchRules, *, limit: int = 50, exclude: Row | None = None
+    conn: AsyncConnection,
+    query: Record,
+    rules: MatchRules,
+    *,
+    limit: int = 50,
+    exclude: Row | None = None,
+    keys_checked: bool = False,
 ) -> list[ScoredCandidate]:
-    """Candidates from the blocked search, scored and sorted best first; pairs declared distinct are left out."""
+    """Candidates from the blocked search, scored and sorted best first; pairs declared distinct are left out.
+
+    keys_checked: the caller already looked the exact keys up and found nobody, so they are not searched again.
+    """
     started = time.perf_counter()
     company = normalize_company_name(query.company) if query.company else None
     code = normalize_credit_code(query.credit_code)
@@ -100,17 +133,28 @@ async def scored_candidates(
         conn,
         company_grams=company.grams if company else [],
         company_latin=company.latin if company else None,
-        phone=query.phone or None,
-        email=query.email or None,
-        credit_code=code if valid_credit_code(code) else None,
+        phone=None if keys_checked else query.phone or None,
+        email=None if keys_checked else query.email or None,
+        credit_code=code if valid_credit_code(code) and not keys_checked else None,
         limit=limit,
         exclude=exclude.id if exclude is not None else None,
+        rank=_by_core_similarity(company) if company is not None and has_han(company.core) else None,
     )
     distinct = await repository.rejected_partners(conn, customer_id=exclude.id) if exclude is not None else set()
     scored = [ScoredCandidate(row, score_pair(query, record_of(row), rules)) for row in rows if row.id not in distinct]
     scored.sort(key=lambda c: c.result.score, reverse=True)
     CUSTOMER_MATCH_DURATION.observe(time.perf_counter() - started)
     return scored
+
+
+def _by_core_similarity(company: CompanyName) -> Callable[[list[repository.PoolEntry]], list[uuid.UUID]]:
+    """Orders a candidate pool by the scorer's similarity of the cores, best first (ties keep the index's order)."""
+
+    def rank(pool: list[repository.PoolEntry]) -> list[uuid.UUID]:
+        scores = core_similarities(company, [entry[1] for entry in pool], [entry[2] for entry in pool])
+        return [pool[i][0] for i in np.argsort(-scores, kind="stable")]
+
+    return rank
 
 
 async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolution:
@@ -124,14 +168,9 @@ async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolut
     lock_names = keys.lock_names() + ([f"customer_master:credit_code:{code}"] if code else [])
     async with runtime.db.transaction() as conn:
         # Locks on every key first: a concurrent resolve sharing any key waits, then finds what this one made.
-        await repository.lock_keys(conn, lock_names=sorted(lock_names))
-        customer, matched_on = None, ""
+        await repository.lock_keys_at_once(conn, lock_names=sorted(lock_names))
         exact = ([("credit_code", code)] if code else []) + keys.present()
-        for key, value in exact:
-            customer = await repository.find_customer_by_key(conn, key=key, value=value)
-            if customer is not None:
-                matched_on = key
-                break
+        customer, matched_on = await repository.find_customer_by_keys(conn, keys=exact)
         query = Record(
             company=request.company,
             credit_code=code,
@@ -141,7 +180,7 @@ async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolut
         )
         best: ScoredCandidate | None = None
         if customer is None:
-            candidates = await scored_candidates(conn, query, await load_rules(conn))
+            candidates = await scored_candidates(conn, query, await cached_rules(conn), keys_checked=True)
             best = next((c for c in candidates if c.result.decision in (AUTO_MATCH, REVIEW)), None)
             if best is not None and best.result.decision == AUTO_MATCH:
                 customer, matched_on = best.row, "fuzzy"
@@ -170,6 +209,7 @@ async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolut
                 email=request.email.strip() or None,
                 matched_on=matched_on or "created",
             )
+        await contacts.capture_resolved(conn, customer_id=customer.id, request=request)
     CUSTOMERS_RESOLVED.labels(matched_on or "created").inc()
     log.info(
         "customer resolved",

@@ -14,6 +14,12 @@ class CustomerMasterSettings(ServiceSettings):
     golden_field_owner_role: str = "customer_success_director"
     golden_fields: tuple[str, ...] = ("company", "credit_code", "phone", "first_cooperation_date")
     stale_after_days: int = 365
+    # Bulk deduplication jobs: the largest uploaded file (bytes; gRPC carries at most 4 MiB), the most records a job
+    # holds in memory, how often an idle worker looks for queued jobs, and how many interrupted runs a job gets.
+    dedup_max_file_bytes: int = 3 * 1024 * 1024
+    dedup_max_records: int = 200_000
+    dedup_poll_seconds: float = 2.0
+    dedup_max_attempts: int = 3
 
     def golden_owners(self) -> dict[str, str]:
         """Golden field → the role that owns it."""

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import grpc
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import customer_events_pb2
-from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from crm_common.errors import (
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from crm_common.metrics import (
     CUSTOMER_DUPLICATE_RATE,
     CUSTOMER_RECORDS_MISSING,
@@ -67,7 +76,9 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _change(customer_id: uuid.UUID, field: str, old: Any, new: Any, actor: Actor) -> dict[str, Any]:
+def _change(
+    customer_id: uuid.UUID, field: str, old: Any, new: Any, actor: Actor, change_request_id: uuid.UUID | None = None
+) -> dict[str, Any]:
     return {
         "customer_id": customer_id,
         "field": field,
@@ -76,6 +87,7 @@ def _change(customer_id: uuid.UUID, field: str, old: Any, new: Any, actor: Actor
         "actor_id": actor.actor_id,
         "actor_role": actor.role,
         "reason": actor.reason,
+        "change_request_id": change_request_id,
     }
 
 
@@ -238,10 +250,28 @@ async def update_field(
     rows = await repository.lock_customers(conn, customer_ids=[customer_id])
     if customer_id not in rows:
         raise NotFound(f"customer {customer_id} not found")
+    return await _apply_field(runtime, conn, customer=rows[customer_id], field=field, value=value, actor=actor)
+
+
+async def _apply_field(
+    runtime: Runtime,
+    conn: AsyncConnection,
+    *,
+    customer: Row,
+    field: str,
+    value: str,
+    actor: Actor,
+    change_request_id: uuid.UUID | None = None,
+) -> Row:
+    """Write one field of a locked customer, its search keys and its history row, and stage the event."""
+    customer_id = customer.id
     column = FIELD_COLUMNS[field]
     new = _column_value(field, value)
-    old = getattr(rows[customer_id], column)
+    old = getattr(customer, column)
     values: dict[str, Any] = {column: new}
+    if field == "steward_id":
+        # A named steward ends the wait for one.
+        values["steward_needed"] = False
     if field == "company":
         values["company_normalized"] = normalize_company(value)
         values["company_latin"] = normalize_company_name(value).latin or None if value.strip() else None
@@ -249,7 +279,7 @@ async def update_field(
     if field == "company":
         grams = normalize_company_name(value).grams if value.strip() else []
         await repository.replace_grams(conn, customer_id=customer_id, grams=grams)
-    await repository.insert_changes(conn, changes=[_change(customer_id, field, old, new, actor)])
+    await repository.insert_changes(conn, changes=[_change(customer_id, field, old, new, actor, change_request_id)])
     await runtime.stage(
         conn,
         CUSTOMER_UPDATED,
@@ -266,13 +296,127 @@ async def file_change_request(
         raise InvalidArgument([FieldViolation("field", f"must be one of {', '.join(FIELD_COLUMNS)}")])
     if not actor.actor_id:
         raise InvalidArgument([FieldViolation("actor_id", "is required")])
-    if await repository.get_customer(conn, customer_id=customer_id) is None:
+    customer = await repository.get_customer(conn, customer_id=customer_id)
+    if customer is None:
         raise NotFound(f"customer {customer_id} not found")
-    request_id = await repository.insert_change_request(
-        conn, customer_id=customer_id, field=field, value=value, actor_id=actor.actor_id, reason=actor.reason
+    # A value that could never be applied is refused now rather than at approval.
+    _column_value(field, value)
+    request_id = await repository.insert_change_request_with_old(
+        conn,
+        customer_id=customer_id,
+        field=field,
+        value=value,
+        old_value=_text(getattr(customer, FIELD_COLUMNS[field])),
+        actor_id=actor.actor_id,
+        reason=actor.reason,
     )
-    await repository.insert_changes(conn, changes=[_change(customer_id, f"change_request:{field}", None, value, actor)])
+    await repository.insert_changes(
+        conn, changes=[_change(customer_id, f"change_request:{field}", None, value, actor, request_id)]
+    )
     return request_id
+
+
+class StaleChangeRequest(DomainError):
+    """The record changed since the request was filed: applying it would overwrite a change nobody weighed."""
+
+    code = grpc.StatusCode.ABORTED
+
+
+def change_request_owner(field: str, owners: dict[str, str], default_owner: str) -> str:
+    """The role that decides requests on a field: its golden owner, else the default owning role."""
+    return owners.get(field, default_owner)
+
+
+async def _open_request(
+    conn: AsyncConnection, *, request_id: uuid.UUID, actor: Actor, owner_of: Callable[[str], str]
+) -> Row:
+    """The request, locked, when it is still open and the actor's role owns its field."""
+    if not actor.actor_id:
+        raise InvalidArgument([FieldViolation("actor_id", "is required")])
+    request = await repository.get_change_request(conn, request_id=request_id, for_update=True)
+    if request is None:
+        raise NotFound(f"change request {request_id} not found")
+    owner = owner_of(request.field)
+    if actor.role != owner:
+        raise PermissionDenied(f"only the role {owner} decides changes to {request.field}")
+    if request.status != "open":
+        raise FailedPrecondition(
+            f"change request {request_id} was already {request.status} by {request.decided_by} at {request.decided_at}"
+        )
+    return request
+
+
+async def approve_change_request(
+    runtime: Runtime,
+    conn: AsyncConnection,
+    *,
+    request_id: uuid.UUID,
+    actor: Actor,
+    owners: dict[str, str],
+    default_owner: str,
+) -> tuple[Row, Row]:
+    """Apply a request as its owner: refused when the field no longer holds the value it had at filing."""
+    request = await _open_request(
+        conn, request_id=request_id, actor=actor, owner_of=lambda f: change_request_owner(f, owners, default_owner)
+    )
+    rows = await repository.lock_customers(conn, customer_ids=[request.customer_id])
+    customer = rows[request.customer_id]
+    if customer.merged_into is not None:
+        raise FailedPrecondition(f"customer {customer.id} was merged into {customer.merged_into}; file it there")
+    current = _text(getattr(customer, FIELD_COLUMNS[request.field]))
+    if current != request.old_value:
+        raise StaleChangeRequest(
+            f"{request.field} changed since the request was filed (it was {request.old_value!r}, it is {current!r});"
+            " reject this request and file a new one against the current value"
+        )
+    why = actor.reason or request.reason
+    applied = Actor(
+        actor.actor_id, actor.role, f"change request {request.id}: {why}" if why else f"change request {request.id}"
+    )
+    customer = await _apply_field(
+        runtime,
+        conn,
+        customer=customer,
+        field=request.field,
+        value=request.value,
+        actor=applied,
+        change_request_id=request.id,
+    )
+    decided = await repository.decide_change_request(
+        conn,
+        request_id=request_id,
+        status="approved",
+        decided_by=actor.actor_id,
+        decided_role=actor.role,
+        reason=actor.reason,
+    )
+    return decided, customer
+
+
+async def reject_change_request(
+    conn: AsyncConnection, *, request_id: uuid.UUID, actor: Actor, owners: dict[str, str], default_owner: str
+) -> Row:
+    """Close a request unapplied, as its owner, with a reason (the history keeps the decision)."""
+    if not actor.reason.strip():
+        raise InvalidArgument([FieldViolation("reason", "is required: say why the change is refused")])
+    request = await _open_request(
+        conn, request_id=request_id, actor=actor, owner_of=lambda f: change_request_owner(f, owners, default_owner)
+    )
+    decided = await repository.decide_change_request(
+        conn,
+        request_id=request_id,
+        status="rejected",
+        decided_by=actor.actor_id,
+        decided_role=actor.role,
+        reason=actor.reason,
+    )
+    await repository.insert_changes(
+        conn,
+        changes=[
+            _change(request.customer_id, f"change_request:{request.field}", request.value, None, actor, request.id)
+        ],
+    )
+    return decided
 
 
 async def reassign_steward(conn: AsyncConnection, *, from_rep_id: str, to_rep_id: str, actor: Actor) -> int:
@@ -291,6 +435,28 @@ async def reassign_steward(conn: AsyncConnection, *, from_rep_id: str, to_rep_id
     return len(moved)
 
 
+async def hand_over_accounts(
+    conn: AsyncConnection, *, rep_id: str, successor_id: str, manager_id: str, why: str
+) -> tuple[str, int]:
+    """A departed rep's accounts go to the successor, else the team manager, else are flagged "steward needed".
+
+    Returns (the new steward, or "" when none, and how many accounts the handover touched).
+    """
+    if not rep_id:
+        raise InvalidArgument([FieldViolation("rep_id", "is required")])
+    target = next((who for who in (successor_id, manager_id) if who and who != rep_id), "")
+    if target:
+        role = "successor" if target == successor_id else "team manager"
+        actor = Actor("crm.lead.rep_deactivated", "system", f"{why}; handed to the {role}")
+        return target, await reassign_steward(conn, from_rep_id=rep_id, to_rep_id=target, actor=actor)
+    flagged = await repository.mark_steward_needed(conn, rep_id=rep_id)
+    actor = Actor("crm.lead.rep_deactivated", "system", f"{why}; no successor and no team manager")
+    await repository.insert_changes(
+        conn, changes=[_change(customer_id, "steward_needed", "false", "true", actor) for customer_id in flagged]
+    )
+    return "", len(flagged)
+
+
 @dataclass(frozen=True)
 class DataHealth:
     """The data-health figures."""
@@ -301,6 +467,7 @@ class DataHealth:
     missing_credit_code: int
     stale_records: int
     review_queue_size: int
+    steward_needed: int = 0
 
 
 async def data_health(conn: AsyncConnection, *, stale_after_days: int) -> DataHealth:
@@ -316,12 +483,14 @@ async def data_health(conn: AsyncConnection, *, stale_after_days: int) -> DataHe
         missing_credit_code=counts["missing_credit_code"],
         stale_records=counts["stale_records"],
         review_queue_size=counts["review_queue_size"],
+        steward_needed=counts["steward_needed"],
     )
     CUSTOMER_DUPLICATE_RATE.set(health.duplicate_rate)
     CUSTOMER_RECORDS_MISSING.labels("phone").set(health.missing_phone)
     CUSTOMER_RECORDS_MISSING.labels("credit_code").set(health.missing_credit_code)
     CUSTOMER_STALE_RECORDS.set(health.stale_records)
     CUSTOMER_REVIEW_QUEUE_SIZE.set(health.review_queue_size)
+    CUSTOMER_RECORDS_MISSING.labels("steward").set(health.steward_needed)
     return health
 
 

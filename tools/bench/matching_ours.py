@@ -114,6 +114,15 @@ def _keys(kind: str, value: object) -> Iterable[str]:
     return []
 
 
+def _crossed_name_key(fields: dict[str, str], values: dict[str, object]) -> list[str]:
+    """Given name and surname as one unordered key: records with the two entered the wrong way round meet."""
+    given = next((values[c] for c, k in fields.items() if k == "given"), None)
+    surname = next((values[c] for c, k in fields.items() if k == "surname"), None)
+    if not given or not surname:
+        return []
+    return ["names:" + "|".join(sorted((str(given)[:3], str(surname)[:3])))]
+
+
 def predict_pairs(dataset: Dataset, *, threshold: float = THRESHOLD, max_block: int = 500) -> set[tuple[str, str]]:
     """Pairs our matcher declares the same entity."""
     prepared: list[tuple[int, str, dict[str, object]]] = []
@@ -126,6 +135,8 @@ def predict_pairs(dataset: Dataset, *, threshold: float = THRESHOLD, max_block: 
         for column, kind in dataset.fields.items():
             for key in set(_keys(kind, values[column])):
                 blocks[f"{column}:{key}"].append(i)
+        for key in _crossed_name_key(dataset.fields, values):
+            blocks[key].append(i)
     candidates: set[tuple[int, int]] = set()
     for members in blocks.values():
         if len(members) <= max_block:
@@ -266,6 +277,8 @@ def evidence_pairs(dataset: Dataset, *, sample: int = 20000, seed: int = 1) -> s
         for column, kind in dataset.fields.items():
             for key in set(_keys(kind, values[column])):
                 blocks[f"{column}:{key}"].append(i)
+        for key in _crossed_name_key(dataset.fields, values):
+            blocks[key].append(i)
     candidates: set[tuple[int, int]] = set()
     for members in blocks.values():
         if len(members) <= 500:

@@ -61,7 +61,7 @@ def main() -> None:
             precision, recall, f1 = scores(predicted, dataset.true_pairs)
             f1s[name] = f1
             print(
-                f"{dataset.name:<15} {name:<14} {len(predicted):>8} {precision:>9.3f} {recall:>7.3f} {f1:>6.3f}"
+                f"{dataset.name:<15} {name:<14} {len(predicted):>8} {precision:>9.4f} {recall:>7.4f} {f1:>6.4f}"
                 f" {seconds:>8.1f}",
                 flush=True,
             )
@@ -81,8 +81,8 @@ def main() -> None:
             short, old = top1(lookup.full_names, current), top1(lookup.full_names, former)
             both = (short * len(current) + old * len(former)) / len(lookup.queries)
             print(
-                f"cn_listed       {name:<14} top-1 accuracy: short names {short:.3f}, former names {old:.3f}, "
-                f"all {both:.3f} {time.perf_counter() - started:>8.1f} s"
+                f"cn_listed       {name:<14} top-1 accuracy: short names {short:.4f}, former names {old:.4f}, "
+                f"all {both:.4f} {time.perf_counter() - started:>8.1f} s"
             )
     print(f"\nours ahead of every peer on {sum(wins)} of {len(wins)} pairwise sets")
 

@@ -12,11 +12,12 @@ from customer_master.matching import (
     Record,
     Rule,
     company_similarity,
+    core_similarities,
     person_similarity,
     score_pair,
     valid_credit_code,
 )
-from customer_master.names import normalize_company_name, normalize_person_name
+from customer_master.names import CompanyName, normalize_company_name, normalize_person_name, split_industry
 
 # Real-world spellings of one company: each pair must reduce to the same key.
 SAME_COMPANY = [
@@ -208,3 +209,44 @@ def test_bulk_dedup_clusters_variants_and_queues_the_uncertain() -> None:
     assert len(report.clusters) == 1
     assert {tuple(sorted((i, j))) for i, j, _ in report.review_pairs} >= {(0, 4)}
     assert all(5 not in (i, j) for i, j, _ in report.review_pairs)
+
+
+def test_search_keys_survive_left_out_and_mistyped_characters() -> None:
+    short, full = normalize_company_name("宇丰科技有限公司"), normalize_company_name("宇雅丰医药科技集团")
+    # 宇 and 丰 stand two apart in the full name: the pair is still a key of both.
+    assert "宇丰" in set(short.grams) & set(full.grams)
+    typo, right = normalize_company_name("信讯实业科技"), normalize_company_name("信达实业科技有限公司")
+    # One character of the distinctive part with the whole trade: rare, and kept by the mistyped name.
+    assert "信|实业科技" in set(typo.grams) & set(right.grams)
+    # Pairs inside the trade words are no keys: every 实业科技 company has them.
+    assert "实业" not in right.grams and "科技" not in right.grams
+
+
+def test_search_keys_hold_the_core_and_the_place_in_front() -> None:
+    name = normalize_company_name("贵阳省技智立工实业有限公司")
+    assert {"=技智立工实业", "^贵阳"} <= set(name.grams)
+    # 贵技实业 is the short name with the place's first character: the place pairs with the first characters.
+    assert "贵技" in set(name.grams) & set(normalize_company_name("贵技实业").grams)
+    assert normalize_company_name("Acme Corp.").grams == []
+
+
+@pytest.mark.parametrize(
+    ("core", "brand", "industry"),
+    [("信讯实业科技", "信讯", "实业科技"), ("华信信息技术", "华信", "信息技术"), ("科技", "科技", ""), ("华信", "华信", "")],
+)
+def test_the_trade_is_split_from_the_distinctive_part(core: str, brand: str, industry: str) -> None:
+    assert split_industry(core) == (brand, industry)
+
+
+def test_pool_ranking_uses_the_scorers_own_core_similarity() -> None:
+    query = normalize_company_name("德阳省信讯实业科技集团")
+    names = [normalize_company_name(n) for n in ("德阳信达实业科技有限公司", "信远实业有限公司", "上海汽车", "信讯实业科技")]
+    ranked = core_similarities(query, [n.core for n in names], [n.region[:2] for n in names])
+    expected = [company_similarity(query, CompanyName(core=n.core, region=n.region[:2]))[0] for n in names]
+    assert list(ranked) == pytest.approx(expected)
+    assert ranked.argmax() == 3 and ranked[0] > ranked[1]
+
+
+def test_latin_key_of_a_chinese_name_is_its_pinyin() -> None:
+    assert normalize_company_name("杭州华信科技有限公司").latin == "huaxinkeji"
+    assert normalize_company_name("Hangzhou Huaxin Technology Co., Ltd.").latin == "huaxinkeji"

@@ -10,11 +10,20 @@ import uuid
 import pytest
 from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import customer_events_pb2
 from crm_common.service import Runtime
 from customer_master import repository
-from customer_master.resolution import ResolveRequest, resolve_customer
+from customer_master.matching import REVIEW, MatchRules, Record
+from customer_master.names import normalize_company_name
+from customer_master.resolution import (
+    ResolveRequest,
+    cached_rules,
+    forget_rules,
+    resolve_customer,
+    scored_candidates,
+)
 
 
 def _phone() -> str:
@@ -150,3 +159,53 @@ async def test_created_customer_is_announced_once_and_matches_announce_nothing(r
         assert str(created.customer.id) not in {e.customer_id for e in later}
     finally:
         await sub.unsubscribe()
+
+
+async def _store_company(conn: AsyncConnection, company: str) -> uuid.UUID:
+    name = normalize_company_name(company)
+    row = await repository.insert_customer(
+        conn,
+        name="",
+        company=company,
+        company_normalized=None,
+        phone_e164=None,
+        email_normalized=None,
+        company_latin=name.latin,
+        company_grams=name.grams,
+    )
+    return row.id
+
+
+async def test_blocked_search_ranks_a_mistyped_name_above_hundreds_of_look_alikes(runtime: Runtime) -> None:
+    # 400 short names sharing the first character and the trade word crowd a count of shared keys; the pool is
+    # ranked by containment and then by the scorer's own similarity, so the one-typo match still comes first.
+    decoys = [chr(0x4E00 + 3000 + i) for i in range(400)]
+    async with runtime.db.transaction() as conn:
+        target = await _store_company(conn, "獬达实业科技有限公司")
+        for ch in decoys:
+            await _store_company(conn, f"獬{ch}实业有限公司")
+    async with runtime.db.transaction() as conn:
+        found = await scored_candidates(conn, Record(company="獬讯实业科技"), MatchRules())
+    assert len(found) == 50
+    assert found[0].row.id == target
+    assert found[0].result.decision == REVIEW and found[0].result.score > found[1].result.score
+
+
+async def test_changed_match_rules_apply_to_the_next_resolve(runtime: Runtime) -> None:
+    # The pair scores between 80 and 90: a review under the shipped rules, an auto-match once auto_match is 80.
+    async with runtime.db.transaction() as conn:
+        target = await _store_company(conn, "獬豸达实业科技有限公司")
+    forget_rules()
+    async with runtime.db.connect() as conn:
+        assert (await cached_rules(conn)).auto_match == 90
+    async with runtime.db.transaction() as conn:
+        await repository.put_setting(conn, key="match_rules", value={"auto_match": 80, "review": 70}, updated_by="t")
+    try:
+        forget_rules()
+        resolved = await resolve_customer(runtime, ResolveRequest(company="獬豸讯实业科技", source_ref="lead:r1"))
+        assert (resolved.created, resolved.matched_on, resolved.customer.id) == (False, "fuzzy", target)
+        assert 80 <= resolved.explanation["score"] < 90
+    finally:
+        async with runtime.db.transaction() as conn:
+            await repository.put_setting(conn, key="match_rules", value=MatchRules().to_dict(), updated_by="t")
+        forget_rules()

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Customer(_message.Message):
-    __slots__ = ("id", "name", "company", "phone", "email", "created_at", "credit_code", "steward_id", "first_cooperation_date", "merged_into")
+    __slots__ = ("id", "name", "company", "phone", "email", "created_at", "credit_code", "steward_id", "first_cooperation_date", "merged_into", "steward_needed")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     COMPANY_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class Customer(_message.Message):
     STEWARD_ID_FIELD_NUMBER: _ClassVar[int]
     FIRST_COOPERATION_DATE_FIELD_NUMBER: _ClassVar[int]
     MERGED_INTO_FIELD_NUMBER: _ClassVar[int]
+    STEWARD_NEEDED_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     company: str
@@ -31,7 +32,8 @@ class Customer(_message.Message):
     steward_id: str
     first_cooperation_date: str
     merged_into: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., company: _Optional[str] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_code: _Optional[str] = ..., steward_id: _Optional[str] = ..., first_cooperation_date: _Optional[str] = ..., merged_into: _Optional[str] = ...) -> None: ...
+    steward_needed: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., company: _Optional[str] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_code: _Optional[str] = ..., steward_id: _Optional[str] = ..., first_cooperation_date: _Optional[str] = ..., merged_into: _Optional[str] = ..., steward_needed: _Optional[bool] = ...) -> None: ...
 
 class ResolveCustomerRequest(_message.Message):
     __slots__ = ("name", "company", "phone", "email", "source_ref", "credit_code")
@@ -206,7 +208,7 @@ class GetHistoryRequest(_message.Message):
     def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
 
 class Change(_message.Message):
-    __slots__ = ("field", "old_value", "new_value", "actor_id", "actor_role", "reason", "at")
+    __slots__ = ("field", "old_value", "new_value", "actor_id", "actor_role", "reason", "at", "change_request_id")
     FIELD_FIELD_NUMBER: _ClassVar[int]
     OLD_VALUE_FIELD_NUMBER: _ClassVar[int]
     NEW_VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +216,7 @@ class Change(_message.Message):
     ACTOR_ROLE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     field: str
     old_value: str
     new_value: str
@@ -221,7 +224,8 @@ class Change(_message.Message):
     actor_role: str
     reason: str
     at: _timestamp_pb2.Timestamp
-    def __init__(self, field: _Optional[str] = ..., old_value: _Optional[str] = ..., new_value: _Optional[str] = ..., actor_id: _Optional[str] = ..., actor_role: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    change_request_id: str
+    def __init__(self, field: _Optional[str] = ..., old_value: _Optional[str] = ..., new_value: _Optional[str] = ..., actor_id: _Optional[str] = ..., actor_role: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., change_request_id: _Optional[str] = ...) -> None: ...
 
 class GetHistoryResponse(_message.Message):
     __slots__ = ("changes",)
@@ -294,20 +298,22 @@ class GetDataHealthRequest(_message.Message):
     def __init__(self, stale_after_days: _Optional[int] = ...) -> None: ...
 
 class GetDataHealthResponse(_message.Message):
-    __slots__ = ("customers", "duplicate_rate", "missing_phone", "missing_credit_code", "stale_records", "review_queue_size")
+    __slots__ = ("customers", "duplicate_rate", "missing_phone", "missing_credit_code", "stale_records", "review_queue_size", "steward_needed")
     CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_RATE_FIELD_NUMBER: _ClassVar[int]
     MISSING_PHONE_FIELD_NUMBER: _ClassVar[int]
     MISSING_CREDIT_CODE_FIELD_NUMBER: _ClassVar[int]
     STALE_RECORDS_FIELD_NUMBER: _ClassVar[int]
     REVIEW_QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STEWARD_NEEDED_FIELD_NUMBER: _ClassVar[int]
     customers: int
     duplicate_rate: float
     missing_phone: int
     missing_credit_code: int
     stale_records: int
     review_queue_size: int
-    def __init__(self, customers: _Optional[int] = ..., duplicate_rate: _Optional[float] = ..., missing_phone: _Optional[int] = ..., missing_credit_code: _Optional[int] = ..., stale_records: _Optional[int] = ..., review_queue_size: _Optional[int] = ...) -> None: ...
+    steward_needed: int
+    def __init__(self, customers: _Optional[int] = ..., duplicate_rate: _Optional[float] = ..., missing_phone: _Optional[int] = ..., missing_credit_code: _Optional[int] = ..., stale_records: _Optional[int] = ..., review_queue_size: _Optional[int] = ..., steward_needed: _Optional[int] = ...) -> None: ...
 
 class GetMatchRulesRequest(_message.Message):
     __slots__ = ()
@@ -332,3 +338,227 @@ class SetMatchRulesResponse(_message.Message):
     RULES_JSON_FIELD_NUMBER: _ClassVar[int]
     rules_json: str
     def __init__(self, rules_json: _Optional[str] = ...) -> None: ...
+
+class ChangeRequest(_message.Message):
+    __slots__ = ("id", "customer_id", "field", "value", "old_value", "actor_id", "reason", "status", "created_at", "decided_by", "decided_role", "decision_reason", "decided_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    OLD_VALUE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_ROLE_FIELD_NUMBER: _ClassVar[int]
+    DECISION_REASON_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    customer_id: str
+    field: str
+    value: str
+    old_value: str
+    actor_id: str
+    reason: str
+    status: str
+    created_at: _timestamp_pb2.Timestamp
+    decided_by: str
+    decided_role: str
+    decision_reason: str
+    decided_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., field: _Optional[str] = ..., value: _Optional[str] = ..., old_value: _Optional[str] = ..., actor_id: _Optional[str] = ..., reason: _Optional[str] = ..., status: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_by: _Optional[str] = ..., decided_role: _Optional[str] = ..., decision_reason: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListChangeRequestsRequest(_message.Message):
+    __slots__ = ("customer_id", "status", "limit")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    status: str
+    limit: int
+    def __init__(self, customer_id: _Optional[str] = ..., status: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListChangeRequestsResponse(_message.Message):
+    __slots__ = ("change_requests",)
+    CHANGE_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    change_requests: _containers.RepeatedCompositeFieldContainer[ChangeRequest]
+    def __init__(self, change_requests: _Optional[_Iterable[_Union[ChangeRequest, _Mapping]]] = ...) -> None: ...
+
+class ApproveChangeRequestRequest(_message.Message):
+    __slots__ = ("change_request_id", "actor_id", "actor_role", "reason")
+    CHANGE_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ROLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    change_request_id: str
+    actor_id: str
+    actor_role: str
+    reason: str
+    def __init__(self, change_request_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., actor_role: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ApproveChangeRequestResponse(_message.Message):
+    __slots__ = ("change_request", "customer")
+    CHANGE_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    change_request: ChangeRequest
+    customer: Customer
+    def __init__(self, change_request: _Optional[_Union[ChangeRequest, _Mapping]] = ..., customer: _Optional[_Union[Customer, _Mapping]] = ...) -> None: ...
+
+class RejectChangeRequestRequest(_message.Message):
+    __slots__ = ("change_request_id", "actor_id", "actor_role", "reason")
+    CHANGE_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ROLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    change_request_id: str
+    actor_id: str
+    actor_role: str
+    reason: str
+    def __init__(self, change_request_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., actor_role: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RejectChangeRequestResponse(_message.Message):
+    __slots__ = ("change_request",)
+    CHANGE_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    change_request: ChangeRequest
+    def __init__(self, change_request: _Optional[_Union[ChangeRequest, _Mapping]] = ...) -> None: ...
+
+class StartDedupJobRequest(_message.Message):
+    __slots__ = ("scope", "file", "file_format", "send_to_review", "actor_id", "idempotency_key")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    FILE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SEND_TO_REVIEW_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    file: bytes
+    file_format: str
+    send_to_review: bool
+    actor_id: str
+    idempotency_key: str
+    def __init__(self, scope: _Optional[str] = ..., file: _Optional[bytes] = ..., file_format: _Optional[str] = ..., send_to_review: _Optional[bool] = ..., actor_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class StartDedupJobResponse(_message.Message):
+    __slots__ = ("job", "created")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    job: DedupJob
+    created: bool
+    def __init__(self, job: _Optional[_Union[DedupJob, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class DedupJob(_message.Message):
+    __slots__ = ("id", "scope", "status", "send_to_review", "requested_by", "records_total", "records_loaded", "candidate_pairs", "pairs_scored", "clusters_found", "reviews_queued", "error", "attempts", "created_at", "started_at", "finished_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SEND_TO_REVIEW_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_LOADED_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_PAIRS_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_SCORED_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FOUND_FIELD_NUMBER: _ClassVar[int]
+    REVIEWS_QUEUED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    scope: str
+    status: str
+    send_to_review: bool
+    requested_by: str
+    records_total: int
+    records_loaded: int
+    candidate_pairs: int
+    pairs_scored: int
+    clusters_found: int
+    reviews_queued: int
+    error: str
+    attempts: int
+    created_at: _timestamp_pb2.Timestamp
+    started_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., scope: _Optional[str] = ..., status: _Optional[str] = ..., send_to_review: _Optional[bool] = ..., requested_by: _Optional[str] = ..., records_total: _Optional[int] = ..., records_loaded: _Optional[int] = ..., candidate_pairs: _Optional[int] = ..., pairs_scored: _Optional[int] = ..., clusters_found: _Optional[int] = ..., reviews_queued: _Optional[int] = ..., error: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DedupMember(_message.Message):
+    __slots__ = ("customer_id", "row", "ref", "company", "name", "phone", "email", "credit_code")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    row: int
+    ref: str
+    company: str
+    name: str
+    phone: str
+    email: str
+    credit_code: str
+    def __init__(self, customer_id: _Optional[str] = ..., row: _Optional[int] = ..., ref: _Optional[str] = ..., company: _Optional[str] = ..., name: _Optional[str] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ..., credit_code: _Optional[str] = ...) -> None: ...
+
+class DedupPair(_message.Message):
+    __slots__ = ("a", "b", "score", "decision", "explanation", "review_id")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
+    a: int
+    b: int
+    score: float
+    decision: str
+    explanation: str
+    review_id: str
+    def __init__(self, a: _Optional[int] = ..., b: _Optional[int] = ..., score: _Optional[float] = ..., decision: _Optional[str] = ..., explanation: _Optional[str] = ..., review_id: _Optional[str] = ...) -> None: ...
+
+class DedupCluster(_message.Message):
+    __slots__ = ("number", "decision", "score", "members", "pairs")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    decision: str
+    score: float
+    members: _containers.RepeatedCompositeFieldContainer[DedupMember]
+    pairs: _containers.RepeatedCompositeFieldContainer[DedupPair]
+    def __init__(self, number: _Optional[int] = ..., decision: _Optional[str] = ..., score: _Optional[float] = ..., members: _Optional[_Iterable[_Union[DedupMember, _Mapping]]] = ..., pairs: _Optional[_Iterable[_Union[DedupPair, _Mapping]]] = ...) -> None: ...
+
+class GetDedupJobRequest(_message.Message):
+    __slots__ = ("job_id", "cluster_limit")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    cluster_limit: int
+    def __init__(self, job_id: _Optional[str] = ..., cluster_limit: _Optional[int] = ...) -> None: ...
+
+class GetDedupJobResponse(_message.Message):
+    __slots__ = ("job", "clusters")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    job: DedupJob
+    clusters: _containers.RepeatedCompositeFieldContainer[DedupCluster]
+    def __init__(self, job: _Optional[_Union[DedupJob, _Mapping]] = ..., clusters: _Optional[_Iterable[_Union[DedupCluster, _Mapping]]] = ...) -> None: ...
+
+class ListDedupJobsRequest(_message.Message):
+    __slots__ = ("status", "limit")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    limit: int
+    def __init__(self, status: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListDedupJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[DedupJob]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[DedupJob, _Mapping]]] = ...) -> None: ...

@@ -105,6 +105,36 @@ class CustomerServiceStub:
                 request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesRequest.SerializeToString,
                 response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesResponse.FromString,
                 _registered_method=True)
+        self.ListChangeRequests = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/ListChangeRequests',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListChangeRequestsRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListChangeRequestsResponse.FromString,
+                _registered_method=True)
+        self.ApproveChangeRequest = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/ApproveChangeRequest',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ApproveChangeRequestRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ApproveChangeRequestResponse.FromString,
+                _registered_method=True)
+        self.RejectChangeRequest = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/RejectChangeRequest',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.RejectChangeRequestRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.RejectChangeRequestResponse.FromString,
+                _registered_method=True)
+        self.StartDedupJob = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/StartDedupJob',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.StartDedupJobRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.StartDedupJobResponse.FromString,
+                _registered_method=True)
+        self.GetDedupJob = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/GetDedupJob',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetDedupJobRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetDedupJobResponse.FromString,
+                _registered_method=True)
+        self.ListDedupJobs = channel.unary_unary(
+                '/crm.customer.v1.CustomerService/ListDedupJobs',
+                request_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListDedupJobsRequest.SerializeToString,
+                response_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListDedupJobsResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -209,6 +239,48 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListChangeRequests(self, request, context):
+        """ListChangeRequests lists change requests, open ones by default, of one customer or of all.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveChangeRequest(self, request, context):
+        """ApproveChangeRequest applies a request (only the role owning the field); refused when the record changed since.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectChangeRequest(self, request, context):
+        """RejectChangeRequest closes a request without applying it, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartDedupJob(self, request, context):
+        """StartDedupJob queues a bulk deduplication of the whole base or of an uploaded file (CSV or JSON lines).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDedupJob(self, request, context):
+        """GetDedupJob returns a job's status, progress and the duplicate clusters it found.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDedupJobs(self, request, context):
+        """ListDedupJobs lists jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -281,6 +353,36 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.SetMatchRules,
                     request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesRequest.FromString,
                     response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesResponse.SerializeToString,
+            ),
+            'ListChangeRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChangeRequests,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListChangeRequestsRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListChangeRequestsResponse.SerializeToString,
+            ),
+            'ApproveChangeRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveChangeRequest,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ApproveChangeRequestRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ApproveChangeRequestResponse.SerializeToString,
+            ),
+            'RejectChangeRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectChangeRequest,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.RejectChangeRequestRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.RejectChangeRequestResponse.SerializeToString,
+            ),
+            'StartDedupJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartDedupJob,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.StartDedupJobRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.StartDedupJobResponse.SerializeToString,
+            ),
+            'GetDedupJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDedupJob,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetDedupJobRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.GetDedupJobResponse.SerializeToString,
+            ),
+            'ListDedupJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDedupJobs,
+                    request_deserializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListDedupJobsRequest.FromString,
+                    response_serializer=crm_dot_customer_dot_v1_dot_customer__pb2.ListDedupJobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -662,6 +764,168 @@ class CustomerService:
             '/crm.customer.v1.CustomerService/SetMatchRules',
             crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesRequest.SerializeToString,
             crm_dot_customer_dot_v1_dot_customer__pb2.SetMatchRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChangeRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/ListChangeRequests',
+            crm_dot_customer_dot_v1_dot_customer__pb2.ListChangeRequestsRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.ListChangeRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveChangeRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/ApproveChangeRequest',
+            crm_dot_customer_dot_v1_dot_customer__pb2.ApproveChangeRequestRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.ApproveChangeRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectChangeRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/RejectChangeRequest',
+            crm_dot_customer_dot_v1_dot_customer__pb2.RejectChangeRequestRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.RejectChangeRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartDedupJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/StartDedupJob',
+            crm_dot_customer_dot_v1_dot_customer__pb2.StartDedupJobRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.StartDedupJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDedupJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/GetDedupJob',
+            crm_dot_customer_dot_v1_dot_customer__pb2.GetDedupJobRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.GetDedupJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDedupJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.customer.v1.CustomerService/ListDedupJobs',
+            crm_dot_customer_dot_v1_dot_customer__pb2.ListDedupJobsRequest.SerializeToString,
+            crm_dot_customer_dot_v1_dot_customer__pb2.ListDedupJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
