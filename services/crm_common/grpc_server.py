@@ -26,6 +26,10 @@ DEFAULT_DEADLINE_SECONDS = 30.0
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     """Times every unary call, bounds it by a deadline and maps domain errors to gRPC statuses."""
 
+    def __init__(self) -> None:
+        # A method's handler never changes once registered: wrap it once, not on every call.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -35,39 +39,57 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or handler.unary_unary is None:
             return handler
         method = handler_call_details.method or ""
-        service_name, _, method_name = method.lstrip("/").partition("/")
-        inner = handler.unary_unary
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = _wrap_unary(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            try:
-                remaining = context.time_remaining()
-                timeout = DEFAULT_DEADLINE_SECONDS if remaining is None else max(remaining, 0.0)
-                # asyncio.timeout, not wait_for: no extra task per call (and the handler keeps the call's context).
-                async with asyncio.timeout(timeout):
-                    return await inner(request, context)
-            except DomainError as err:
-                code = err.code
-                await context.abort_with_status(rpc_status.to_status(to_rpc_status(err)))
-            except TimeoutError:
-                code = grpc.StatusCode.DEADLINE_EXCEEDED
-                await context.abort(code, f"{method_name} did not finish within its deadline")
-            except grpc.aio.AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("unhandled error in %s", method)
-                await context.abort(code, "internal error")
-            finally:
-                RPC_SERVER_DURATION.labels(service_name, method_name, code.name).observe(time.perf_counter() - started)
 
-        return grpc.unary_unary_rpc_method_handler(
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+def _wrap_unary(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    """The handler bounded by a deadline, timed, with domain errors mapped to statuses."""
+    service_name, _, method_name = method.lstrip("/").partition("/")
+    inner = handler.unary_unary
+    # One labelled child per status code, looked up once (labels() takes a lock and builds a key per call).
+    observers: dict[grpc.StatusCode, Any] = {}
+
+    def observe(code: grpc.StatusCode, seconds: float) -> None:
+        child = observers.get(code)
+        if child is None:
+            child = observers[code] = RPC_SERVER_DURATION.labels(service_name, method_name, code.name)
+        child.observe(seconds)
+
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            remaining = context.time_remaining()
+            timeout = DEFAULT_DEADLINE_SECONDS if remaining is None else max(remaining, 0.0)
+            # asyncio.timeout, not wait_for: no extra task per call (and the handler keeps the call's context).
+            async with asyncio.timeout(timeout):
+                return await inner(request, context)
+        except DomainError as err:
+            code = err.code
+            await context.abort_with_status(rpc_status.to_status(to_rpc_status(err)))
+        except TimeoutError:
+            code = grpc.StatusCode.DEADLINE_EXCEEDED
+            await context.abort(code, f"{method_name} did not finish within its deadline")
+        except grpc.aio.AbortError:
+            code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            log.exception("unhandled error in %s", method)
+            await context.abort(code, "internal error")
+        finally:
+            observe(code, time.perf_counter() - started)
+
+    return grpc.unary_unary_rpc_method_handler(
+        wrapped,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 class GrpcServer:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import grpc
 import nats
@@ -35,6 +36,7 @@ from crm_common.settings import PeerAddresses, ServiceSettings
 from crm_common.telemetry import setup_telemetry, shutdown_telemetry
 
 log = logging.getLogger(__name__)
+StubT = TypeVar("StubT")
 
 
 @dataclass
@@ -86,6 +88,7 @@ class Runtime:
         self.js: JetStreamContext | None = None
         self.relay: OutboxRelay | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._stubs: dict[tuple[Callable[[grpc.aio.Channel], Any], str], Any] = {}
         self._head: str | None = None
 
     async def connect_bus(self) -> None:
@@ -119,6 +122,14 @@ class Runtime:
         if address not in self._channels:
             self._channels[address] = open_channel(address)
         return self._channels[address]
+
+    def stub(self, factory: Callable[[grpc.aio.Channel], StubT], address: str) -> StubT:
+        """A shared stub on the shared channel to a peer (a stub builds a callable per method: once, not per call)."""
+        key = (factory, address)
+        found = self._stubs.get(key)
+        if found is None:
+            found = self._stubs[key] = factory(self.channel(address))
+        return cast(StubT, found)
 
     def libpq_url(self) -> str:
         """The database URL in libpq form (for LISTEN/NOTIFY over plain psycopg)."""

@@ -52,9 +52,14 @@ class Captured:
     timeline: list[repo.Step] | None = None
 
 
+def _submitted_dict(submitted: lead_pb2.LeadInput | None) -> dict[str, Any]:
+    """The submission as stored with a touch or a quarantine (only those keep it, so a new lead never pays)."""
+    return MessageToDict(submitted) if submitted is not None else {}
+
+
 async def resolve_customer(runtime: Runtime, lead: CleanLead, source_ref: str) -> str | None:
     """Ask the customer master who this is; None when it cannot answer now (a sweeper retries later)."""
-    stub = customer_pb2_grpc.CustomerServiceStub(runtime.channel(runtime.peers.customer_master_addr))
+    stub = runtime.stub(customer_pb2_grpc.CustomerServiceStub, runtime.peers.customer_master_addr)
     request = customer_pb2.ResolveCustomerRequest(
         name=lead.name, company=lead.company, phone=lead.phone_e164, email=lead.email, source_ref=source_ref
     )
@@ -97,7 +102,6 @@ async def capture(
                 assert held is not None
                 return Captured(held.released_lead_id, False, quarantine=held)
     settings = runtime.settings
-    data = MessageToDict(submitted) if submitted is not None else {}
     captured_at = datetime.now(UTC)
     if not skip_quarantine:
         reasons = quarantine_reasons(
@@ -106,7 +110,7 @@ async def capture(
         if reasons:
             async with runtime.db.transaction() as conn:
                 held = await repo.insert_quarantine(
-                    conn, data=data, reasons=reasons, idempotency_key=idempotency_key, at=captured_at
+                    conn, data=_submitted_dict(submitted), reasons=reasons, idempotency_key=idempotency_key, at=captured_at
                 )
             for reason in reasons:
                 LEADS_QUARANTINED.labels(reason.split(" ", 1)[0]).inc()
@@ -138,7 +142,7 @@ async def capture(
                 at=captured_at,
                 channel=channel,
                 idempotency_key=idempotency_key,
-                data=data,
+                data=_submitted_dict(submitted),
             )
             await repo.add_timeline(conn, lead_id=found.duplicate_id, step="touch", at=captured_at, detail=channel)
             return Captured(found.duplicate_id, False, duplicate=True)

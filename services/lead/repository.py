@@ -11,7 +11,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Insert,
     Row,
+    Select,
     Text,
     TextClause,
     and_,
@@ -20,7 +22,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal,
     null,
     or_,
     select,
@@ -213,8 +214,8 @@ async def insert_lead(
         "trace_id": trace_id,
         "captured_at": captured_at,
     }
-    query = pg_insert(leads).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
     if not steps:
+        query = pg_insert(leads).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
         return (await conn.execute(query.returning(leads))).first()
     # One round trip: the lead and its first timeline steps, the steps written only if the lead was.
     return (await conn.execute(_insert_lead_with_steps(frozenset(values)), {**values, **_step_arrays(steps)})).first()
@@ -311,11 +312,22 @@ async def lock_key(conn: AsyncConnection, *, key: str) -> None:
     await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
 
+# Statements run on every capture, parsed once.
+_LOCK_KEYS = text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k")
+_SEEN_KEY = text(
+    """
+    SELECT 'lead' FROM lead.leads WHERE idempotency_key = :key
+    UNION ALL SELECT 'touch' FROM lead.lead_touches WHERE idempotency_key = :key
+    UNION ALL SELECT 'quarantine' FROM lead.quarantine WHERE idempotency_key = :key
+    LIMIT 1
+    """
+)
+
+
 async def lock_keys(conn: AsyncConnection, *, keys: list[str]) -> None:
     """Several such locks in one round trip, always in the same order (no deadlock between two callers)."""
     if keys:
-        query = text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k")
-        await conn.execute(query, {"keys": sorted(keys)})
+        await conn.execute(_LOCK_KEYS, {"keys": sorted(keys)})
 
 
 async def add_touch(
@@ -334,15 +346,7 @@ async def find_touch_by_key(conn: AsyncConnection, *, idempotency_key: str) -> s
 
 async def seen_key(conn: AsyncConnection, *, idempotency_key: str) -> str | None:
     """Where an idempotency key was used before: 'lead', 'touch', 'quarantine' or None (one round trip)."""
-    query = text(
-        """
-        SELECT 'lead' FROM lead.leads WHERE idempotency_key = :key
-        UNION ALL SELECT 'touch' FROM lead.lead_touches WHERE idempotency_key = :key
-        UNION ALL SELECT 'quarantine' FROM lead.quarantine WHERE idempotency_key = :key
-        LIMIT 1
-        """
-    )
-    return (await conn.execute(query, {"key": idempotency_key})).scalar()
+    return (await conn.execute(_SEEN_KEY, {"key": idempotency_key})).scalar()
 
 
 def _owner_of(customer_id: str | None, exclude_lead: str | None) -> Any:
@@ -360,6 +364,31 @@ def _live_version() -> Any:
     return select(func.coalesce(func.max(rule_versions.c.version), 0)).scalar_subquery()
 
 
+@functools.cache
+def _capture_context_sql(phone: bool, email: bool, customer: bool) -> Select[Any]:
+    """capture_context's statement for one shape of input, built once (building it cost more than running it)."""
+    same = [c == bindparam(n) for c, n, given in ((leads.c.phone_e164, "phone", phone), (leads.c.email, "email", email)) if given]
+    duplicate: Any = null()
+    if same:
+        duplicate = (
+            select(leads.c.id)
+            .where(and_(or_(*same), leads.c.channel == bindparam("channel"), leads.c.captured_at >= bindparam("since")))
+            .order_by(leads.c.captured_at)
+            .limit(1)
+            .scalar_subquery()
+        )
+    owner: Any = null()
+    if customer:
+        owner = (
+            select(leads.c.assignee_id)
+            .where(and_(leads.c.customer_id == bindparam("customer_id"), leads.c.assignee_id.is_not(None)))
+            .order_by(leads.c.assigned_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+    return select(duplicate.label("duplicate_id"), _live_version().label("version"), owner.label("owner_id"))
+
+
 async def capture_context(
     conn: AsyncConnection, *, phone: str, email: str, channel: str, since: datetime, customer_id: str | None
 ) -> Row[Any]:
@@ -368,22 +397,9 @@ async def capture_context(
     duplicate_id is the earliest lead with the same phone or email from the same channel since `since` (NULL:
     none), version the live rule version, owner_id the customer's account owner (NULL: none).
     """
-    same = [c == v for c, v in ((leads.c.phone_e164, phone), (leads.c.email, email)) if v]
-    duplicate: Any = null()
-    if same:
-        duplicate = (
-            select(leads.c.id)
-            .where(and_(or_(*same), leads.c.channel == channel, leads.c.captured_at >= since))
-            .order_by(leads.c.captured_at)
-            .limit(1)
-            .scalar_subquery()
-        )
-    query = select(
-        duplicate.label("duplicate_id"),
-        _live_version().label("version"),
-        _owner_of(customer_id, None).label("owner_id"),
-    )
-    return (await conn.execute(query)).one()
+    query = _capture_context_sql(bool(phone), bool(email), bool(customer_id))
+    params = {"phone": phone, "email": email, "channel": channel, "since": since, "customer_id": customer_id}
+    return (await conn.execute(query, params)).one()
 
 
 async def routing_context(conn: AsyncConnection, *, customer_id: str | None, exclude_lead: str) -> Row[Any]:
@@ -392,14 +408,13 @@ async def routing_context(conn: AsyncConnection, *, customer_id: str | None, exc
     return (await conn.execute(query)).one()
 
 
-async def routing_reps(conn: AsyncConnection, *, team_ids: list[str], owner_id: str | None) -> list[Row[Any]]:
-    """Reps of the teams (and the account owner) with their load, rotation count and team's calendar and manager."""
-    where = [reps.c.team_id.in_(team_ids)] if team_ids else []
-    if owner_id:
-        where.append(reps.c.id == owner_id)
-    if not where:
-        return []
-    query = (
+@functools.cache
+def _routing_reps_sql(teams_given: bool, owner_given: bool) -> Select[Any]:
+    """routing_reps' statement for one shape of input, built once."""
+    where = [reps.c.team_id.in_(bindparam("team_ids", expanding=True))] if teams_given else []
+    if owner_given:
+        where.append(reps.c.id == bindparam("owner_id"))
+    return (
         select(
             reps,
             func.coalesce(open_lead_counts.c.open_leads, 0).label("open_leads"),
@@ -415,7 +430,14 @@ async def routing_reps(conn: AsyncConnection, *, team_ids: list[str], owner_id: 
         .where(or_(*where))
         .order_by(reps.c.id)
     )
-    return list((await conn.execute(query)).all())
+
+
+async def routing_reps(conn: AsyncConnection, *, team_ids: list[str], owner_id: str | None) -> list[Row[Any]]:
+    """Reps of the teams (and the account owner) with their load, rotation count and team's calendar and manager."""
+    if not team_ids and not owner_id:
+        return []
+    query = _routing_reps_sql(bool(team_ids), bool(owner_id))
+    return list((await conn.execute(query, {"team_ids": list(team_ids), "owner_id": owner_id})).all())
 
 
 async def assign_lead(
@@ -601,18 +623,25 @@ async def add_timeline(conn: AsyncConnection, *, lead_id: str, step: str, at: da
     await conn.execute(insert(timeline).values(lead_id=lead_id, step=step, at=at, detail=detail))
 
 
+@functools.cache
+def _timeline_if_lead_sql() -> Insert:
+    """add_timeline_if_lead's statement, built once (it runs for every delivered notification)."""
+    lead_id = bindparam("lead_id", type_=timeline.c.lead_id.type)
+    values = select(
+        lead_id,
+        bindparam("step", type_=timeline.c.step.type),
+        bindparam("at", type_=timeline.c.at.type),
+        bindparam("detail", type_=timeline.c.detail.type),
+    ).where(exists().where(leads.c.id == lead_id))
+    return insert(timeline).from_select(["lead_id", "step", "at", "detail"], values)
+
+
 async def add_timeline_if_lead(
     conn: AsyncConnection, *, lead_id: str, step: str, at: datetime, detail: str = ""
 ) -> None:
     """A timeline entry for a lead this service may not know (an event about another system's lead): one round
     trip, nothing written when the lead does not exist."""
-    values = select(
-        literal(lead_id, timeline.c.lead_id.type),
-        literal(step, timeline.c.step.type),
-        literal(at, timeline.c.at.type),
-        literal(detail, timeline.c.detail.type),
-    ).where(exists().where(leads.c.id == lead_id))
-    await conn.execute(insert(timeline).from_select(["lead_id", "step", "at", "detail"], values))
+    await conn.execute(_timeline_if_lead_sql(), {"lead_id": lead_id, "step": step, "at": at, "detail": detail})
 
 
 async def list_timeline(conn: AsyncConnection, *, lead_id: str) -> list[Row[Any]]:
