@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -159,3 +161,20 @@ def opportunity(message: pipeline_pb2.Opportunity) -> schemas.OpportunityOut:
         stage=message.stage,
         opened_at=_time(message, "opened_at"),
     )
+
+
+def reply_json(message: Message, json_fields: frozenset[str]) -> dict[str, Any]:
+    """A gRPC reply as JSON with empty values kept; fields holding JSON documents are returned parsed."""
+    out = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    return _parse_json_fields(out, json_fields)
+
+
+def _parse_json_fields(value: Any, json_fields: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: json.loads(v) if k in json_fields and isinstance(v, str) and v else _parse_json_fields(v, json_fields)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_parse_json_fields(v, json_fields) for v in value]
+    return value

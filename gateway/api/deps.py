@@ -90,7 +90,7 @@ IntegrationClientDep = Annotated[integration_pb2_grpc.IntegrationServiceStub, De
 ReportingClientDep = Annotated[reporting_pb2_grpc.ReportingServiceStub, Depends(_reporting_client)]
 
 
-def _canonical_id(value: str, kind: str) -> str:
+def canonical_id(value: str, kind: str) -> str:
     """Ids are UUIDs everywhere; one that cannot exist is a 404 without asking the service."""
     try:
         return str(uuid.UUID(value))
@@ -99,15 +99,26 @@ def _canonical_id(value: str, kind: str) -> str:
 
 
 async def _lead_id(lead_id: Annotated[str, Path(description="The lead's id (a UUID).")]) -> str:
-    return _canonical_id(lead_id, "lead")
+    return canonical_id(lead_id, "lead")
 
 
 async def _rep_id(rep_id: Annotated[str, Path(description="The rep's id (a UUID).")]) -> str:
-    return _canonical_id(rep_id, "rep")
+    return canonical_id(rep_id, "rep")
+
+
+async def _customer_id(customer_id: Annotated[str, Path(description="The customer's id (a UUID).")]) -> str:
+    return canonical_id(customer_id, "customer")
 
 
 LeadIdDep = Annotated[str, Depends(_lead_id)]
 RepIdDep = Annotated[str, Depends(_rep_id)]
+CustomerIdDep = Annotated[str, Depends(_customer_id)]
+
+
+def actor_of(caller: Caller) -> str:
+    """Who to name in a record's history: the caller's rep id, else its key's name, else its role."""
+    return caller.rep_id or caller.name or caller.role.value
+
 
 IdempotencyKeyDep = Annotated[
     str | None,

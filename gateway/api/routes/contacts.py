@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from pydantic import Field
 
 from crm.customer.v1 import contact_pb2, contact_pb2_grpc
-from gateway.api.deps import PeersDep, allow
+from gateway.api.deps import CustomerIdDep, PeersDep, actor_of, allow, canonical_id
+from gateway.convert import reply_json
 from gateway.core.config import Role
-from gateway.core.errors import Problem
 from gateway.core.peers import CALL_DEADLINE_SECONDS
 from gateway.core.security import Caller
 from gateway.schemas import Long, RequestModel, Short
@@ -24,8 +22,13 @@ router = APIRouter(prefix="/v1", tags=["contacts"])
 ContactReaderDep = Annotated[Caller, Depends(allow(*Role))]
 RulesAdminDep = Annotated[Caller, Depends(allow(Role.ADMIN))]
 StewardDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.MANAGER, Role.CUSTOMER_SUCCESS_DIRECTOR))]
-# Fields whose values are JSON documents inside the gRPC reply: the REST answer carries them parsed.
-_JSON_FIELDS = ("explanation", "provenance", "match", "rules_json")
+
+_JSON_FIELDS = frozenset({"explanation", "provenance", "match", "rules_json"})
+
+
+def _json(message: Message) -> dict[str, Any]:
+    """A reply as JSON, the JSON documents it carries (explanations, rules) parsed."""
+    return reply_json(message, _JSON_FIELDS)
 
 
 def _client(peers: PeersDep) -> contact_pb2_grpc.ContactServiceStub:
@@ -35,49 +38,16 @@ def _client(peers: PeersDep) -> contact_pb2_grpc.ContactServiceStub:
 ContactClientDep = Annotated[contact_pb2_grpc.ContactServiceStub, Depends(_client)]
 
 
-def _uuid(value: str, kind: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise Problem(404, f"no {kind} {value[:64]}") from None
-
-
 def _contact_id(contact_id: Annotated[str, Path(description="The contact's id (a UUID).")]) -> str:
-    return _uuid(contact_id, "contact")
-
-
-def _customer_id(customer_id: Annotated[str, Path(description="The customer's id (a UUID).")]) -> str:
-    return _uuid(customer_id, "customer")
+    return canonical_id(contact_id, "contact")
 
 
 def _merge_id(merge_id: Annotated[str, Path(description="The contact merge's id (a UUID).")]) -> str:
-    return _uuid(merge_id, "contact merge")
+    return canonical_id(merge_id, "contact merge")
 
 
 ContactIdDep = Annotated[str, Depends(_contact_id)]
 MergeIdDep = Annotated[str, Depends(_merge_id)]
-CustomerIdDep = Annotated[str, Depends(_customer_id)]
-
-
-def _dict(message: Message) -> dict[str, Any]:
-    """A reply as JSON, embedded JSON documents parsed, empty values kept."""
-    out = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-    return _parse_json_fields(out)
-
-
-def _parse_json_fields(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: json.loads(v) if k in _JSON_FIELDS and isinstance(v, str) and v else _parse_json_fields(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_parse_json_fields(v) for v in value]
-    return value
-
-
-def _actor(caller: Caller) -> str:
-    return caller.rep_id or caller.name or caller.role.value
 
 
 class ContactMatchIn(RequestModel):
@@ -105,14 +75,14 @@ async def list_contacts(
     reply = await client.ListContacts(
         contact_pb2.ListContactsRequest(customer_id=customer_id, limit=limit), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.get("/contacts/{contact_id}")
 async def get_contact(contact_id: ContactIdDep, _caller: ContactReaderDep, client: ContactClientDep) -> dict[str, Any]:
     """One contact with its source records and where each golden value came from."""
     reply = await client.GetContact(contact_pb2.GetContactRequest(contact_id=contact_id), timeout=CALL_DEADLINE_SECONDS)
-    return _dict(reply.contact)
+    return _json(reply.contact)
 
 
 @router.post("/contacts/match")
@@ -121,7 +91,7 @@ async def match_contact(body: ContactMatchIn, _caller: ContactReaderDep, client:
     reply = await client.MatchContact(
         contact_pb2.MatchContactRequest(**body.model_dump()), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.get("/survivorship-rules")
@@ -134,7 +104,7 @@ async def get_survivorship_rules(
     reply = await client.GetSurvivorshipRules(
         contact_pb2.GetSurvivorshipRulesRequest(version=version), timeout=CALL_DEADLINE_SECONDS
     )
-    out = _dict(reply)
+    out = _json(reply)
     out["rules"] = out.pop("rules_json")
     return out
 
@@ -149,11 +119,11 @@ async def set_survivorship_rules(
     """Store a new version of the rules; golden records are rebuilt from their sources."""
     reply = await client.SetSurvivorshipRules(
         contact_pb2.SetSurvivorshipRulesRequest(
-            rules_json=json.dumps(rules, ensure_ascii=False), actor_id=_actor(caller), reason=reason
+            rules_json=json.dumps(rules, ensure_ascii=False), actor_id=actor_of(caller), reason=reason
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    out = _dict(reply)
+    out = _json(reply)
     out["rules"] = out.pop("rules_json")
     return out
 
@@ -163,30 +133,30 @@ async def merge_contacts(body: ContactMergeIn, caller: StewardDep, client: Conta
     """Fold one contact into another of the same account; every source record is kept and it can be undone."""
     reply = await client.MergeContacts(
         contact_pb2.MergeContactsRequest(
-            survivor_id=_uuid(body.survivor_id, "contact"),
-            merged_id=_uuid(body.merged_id, "contact"),
-            actor_id=_actor(caller),
+            survivor_id=canonical_id(body.survivor_id, "contact"),
+            merged_id=canonical_id(body.merged_id, "contact"),
+            actor_id=actor_of(caller),
             reason=body.reason,
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.post("/contact-merges/{merge_id}/undo")
 async def unmerge_contacts(merge_id: MergeIdDep, caller: StewardDep, client: ContactClientDep) -> dict[str, Any]:
     """Undo a contact merge: both contacts with the source records they had."""
     reply = await client.UnmergeContacts(
-        contact_pb2.UnmergeContactsRequest(merge_id=merge_id, actor_id=_actor(caller)), timeout=CALL_DEADLINE_SECONDS
+        contact_pb2.UnmergeContactsRequest(merge_id=merge_id, actor_id=actor_of(caller)), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.get("/contact-match-rules")
 async def get_contact_match_rules(_caller: ContactReaderDep, client: ContactClientDep) -> dict[str, Any]:
     """The weights and the auto_match / review thresholds of contact matching."""
     reply = await client.GetContactMatchRules(contact_pb2.GetContactMatchRulesRequest(), timeout=CALL_DEADLINE_SECONDS)
-    return _dict(reply)["rules_json"]
+    return _json(reply)["rules_json"]
 
 
 @router.put("/contact-match-rules")
@@ -197,7 +167,7 @@ async def set_contact_match_rules(
 ) -> dict[str, Any]:
     """Replace the weights and thresholds (keys left out keep their defaults)."""
     reply = await client.SetContactMatchRules(
-        contact_pb2.SetContactMatchRulesRequest(rules_json=json.dumps(rules), actor_id=_actor(caller)),
+        contact_pb2.SetContactMatchRulesRequest(rules_json=json.dumps(rules), actor_id=actor_of(caller)),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)["rules_json"]
+    return _json(reply)["rules_json"]

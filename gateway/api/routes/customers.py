@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -11,12 +10,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from pydantic import Field, ValidationError
 
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
-from gateway.api.deps import IdempotencyKeyDep, PeersDep, allow
+from gateway.api.deps import CustomerIdDep, IdempotencyKeyDep, PeersDep, actor_of, allow, canonical_id
+from gateway.convert import reply_json
 from gateway.core.config import Role
 from gateway.core.errors import FieldError, Problem
 from gateway.core.peers import CALL_DEADLINE_SECONDS
@@ -35,6 +34,13 @@ StewardDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.MANAGER, Role.CUST
 HealthReaderDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.MANAGER, Role.VIEWER, Role.SYSTEM))]
 RulesAdminDep = Annotated[Caller, Depends(allow(Role.ADMIN))]
 
+_JSON_FIELDS = frozenset({"explanation", "rules_json"})
+
+
+def _json(message: Message) -> dict[str, Any]:
+    """A reply as JSON, the JSON documents it carries (explanations, rules) parsed."""
+    return reply_json(message, _JSON_FIELDS)
+
 
 def _client(peers: PeersDep) -> customer_pb2_grpc.CustomerServiceStub:
     return customer_pb2_grpc.CustomerServiceStub(peers.channels["customer-master"])
@@ -43,63 +49,26 @@ def _client(peers: PeersDep) -> customer_pb2_grpc.CustomerServiceStub:
 CustomerClientDep = Annotated[customer_pb2_grpc.CustomerServiceStub, Depends(_client)]
 
 
-def _uuid(value: str, kind: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise Problem(404, f"no {kind} {value[:64]}") from None
-
-
-def _customer_id(customer_id: Annotated[str, Path(description="The customer's id (a UUID).")]) -> str:
-    return _uuid(customer_id, "customer")
-
-
 def _review_id(review_id: Annotated[str, Path(description="The review's id (a UUID).")]) -> str:
-    return _uuid(review_id, "review")
+    return canonical_id(review_id, "review")
 
 
 def _merge_id(merge_id: Annotated[str, Path(description="The merge's id (a UUID).")]) -> str:
-    return _uuid(merge_id, "merge")
+    return canonical_id(merge_id, "merge")
 
 
 def _change_request_id(request_id: Annotated[str, Path(description="The change request's id (a UUID).")]) -> str:
-    return _uuid(request_id, "change request")
+    return canonical_id(request_id, "change request")
 
 
 def _job_id(job_id: Annotated[str, Path(description="The dedup job's id (a UUID).")]) -> str:
-    return _uuid(job_id, "dedup job")
+    return canonical_id(job_id, "dedup job")
 
 
-CustomerIdDep = Annotated[str, Depends(_customer_id)]
 ChangeRequestIdDep = Annotated[str, Depends(_change_request_id)]
 JobIdDep = Annotated[str, Depends(_job_id)]
 ReviewIdDep = Annotated[str, Depends(_review_id)]
 MergeIdDep = Annotated[str, Depends(_merge_id)]
-
-
-def _dict(message: Message) -> dict[str, Any]:
-    """A reply as JSON, explanations parsed, empty values kept."""
-    out = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-    return _parse_explanations(out)
-
-
-def _parse_explanations(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: (
-                json.loads(v)
-                if k in ("explanation", "rules_json") and isinstance(v, str) and v
-                else _parse_explanations(v)
-            )
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_parse_explanations(v) for v in value]
-    return value
-
-
-def _actor(caller: Caller) -> str:
-    return caller.rep_id or caller.name or caller.role.value
 
 
 class MatchIn(RequestModel):
@@ -138,7 +107,7 @@ async def match_customer(body: MatchIn, _caller: CustomerReaderDep, client: Cust
     reply = await client.MatchCustomer(
         customer_pb2.MatchCustomerRequest(**body.model_dump()), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.get("/customers/data-health")
@@ -151,7 +120,7 @@ async def data_health(
     reply = await client.GetDataHealth(
         customer_pb2.GetDataHealthRequest(stale_after_days=stale_after_days), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.get("/customers/{customer_id}")
@@ -162,7 +131,7 @@ async def get_customer(
     reply = await client.GetCustomer(
         customer_pb2.GetCustomerRequest(customer_id=customer_id), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply.customer)
+    return _json(reply.customer)
 
 
 @router.get("/customers/{customer_id}/history")
@@ -173,7 +142,7 @@ async def customer_history(
     reply = await client.GetHistory(
         customer_pb2.GetHistoryRequest(customer_id=customer_id), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.put("/customers/{customer_id}/fields/{field}")
@@ -190,13 +159,13 @@ async def update_customer_field(
             customer_id=customer_id,
             field=field,
             value=body.value,
-            actor_id=_actor(caller),
+            actor_id=actor_of(caller),
             actor_role=caller.role.value,
             reason=body.reason,
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply.customer)
+    return _json(reply.customer)
 
 
 @router.post("/customers/{customer_id}/change-requests", status_code=201)
@@ -210,11 +179,11 @@ async def file_change_request(
     """Ask the owner of a golden field to change it."""
     reply = await client.FileChangeRequest(
         customer_pb2.FileChangeRequestRequest(
-            customer_id=customer_id, field=field, value=body.value, actor_id=_actor(caller), reason=body.reason
+            customer_id=customer_id, field=field, value=body.value, actor_id=actor_of(caller), reason=body.reason
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.get("/customer-reviews")
@@ -228,7 +197,7 @@ async def list_reviews(
     reply = await client.ListReviews(
         customer_pb2.ListReviewsRequest(status=status, limit=limit), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.post("/customer-reviews/{review_id}/decision")
@@ -238,11 +207,11 @@ async def decide_review(
     """accept (merge), reject (remember as distinct) or defer."""
     reply = await client.DecideReview(
         customer_pb2.DecideReviewRequest(
-            review_id=review_id, decision=body.decision, actor_id=_actor(caller), reason=body.reason
+            review_id=review_id, decision=body.decision, actor_id=actor_of(caller), reason=body.reason
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.post("/customer-merges", status_code=201)
@@ -250,23 +219,24 @@ async def merge_customers(body: MergeIn, caller: StewardDep, client: CustomerCli
     """Fold one customer into another; every source record is kept and the merge can be undone."""
     reply = await client.MergeCustomers(
         customer_pb2.MergeCustomersRequest(
-            survivor_id=_uuid(body.survivor_id, "customer"),
-            merged_id=_uuid(body.merged_id, "customer"),
-            actor_id=_actor(caller),
+            survivor_id=canonical_id(body.survivor_id, "customer"),
+            merged_id=canonical_id(body.merged_id, "customer"),
+            actor_id=actor_of(caller),
             reason=body.reason,
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.post("/customer-merges/{merge_id}/undo")
 async def unmerge_customers(merge_id: MergeIdDep, caller: StewardDep, client: CustomerClientDep) -> dict[str, Any]:
     """Undo a merge: both records and their links as they were."""
     reply = await client.UnmergeCustomers(
-        customer_pb2.UnmergeCustomersRequest(merge_id=merge_id, actor_id=_actor(caller)), timeout=CALL_DEADLINE_SECONDS
+        customer_pb2.UnmergeCustomersRequest(merge_id=merge_id, actor_id=actor_of(caller)),
+        timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.post("/stewards/reassign")
@@ -274,28 +244,28 @@ async def reassign_steward(body: ReassignIn, caller: StewardDep, client: Custome
     """Move a departing rep's accounts to another steward."""
     reply = await client.ReassignSteward(
         customer_pb2.ReassignStewardRequest(
-            from_rep_id=body.from_rep_id, to_rep_id=body.to_rep_id, actor_id=_actor(caller)
+            from_rep_id=body.from_rep_id, to_rep_id=body.to_rep_id, actor_id=actor_of(caller)
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.get("/customer-match-rules")
 async def get_match_rules(_caller: StewardDep, client: CustomerClientDep) -> dict[str, Any]:
     """Weights, thresholds and rules in force."""
     reply = await client.GetMatchRules(customer_pb2.GetMatchRulesRequest(), timeout=CALL_DEADLINE_SECONDS)
-    return _dict(reply)["rules_json"]
+    return _json(reply)["rules_json"]
 
 
 @router.put("/customer-match-rules")
 async def set_match_rules(body: dict[str, Any], caller: RulesAdminDep, client: CustomerClientDep) -> dict[str, Any]:
     """Replace the weights, thresholds and rules."""
     reply = await client.SetMatchRules(
-        customer_pb2.SetMatchRulesRequest(rules_json=json.dumps(body, ensure_ascii=False), actor_id=_actor(caller)),
+        customer_pb2.SetMatchRulesRequest(rules_json=json.dumps(body, ensure_ascii=False), actor_id=actor_of(caller)),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)["rules_json"]
+    return _json(reply)["rules_json"]
 
 
 class ApproveIn(RequestModel):
@@ -318,7 +288,7 @@ async def customer_change_requests(
         customer_pb2.ListChangeRequestsRequest(customer_id=customer_id, status=status, limit=1000),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.get("/customer-change-requests")
@@ -332,7 +302,7 @@ async def list_change_requests(
     reply = await client.ListChangeRequests(
         customer_pb2.ListChangeRequestsRequest(status=status, limit=limit), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.post("/customer-change-requests/{request_id}/approve")
@@ -342,11 +312,11 @@ async def approve_change_request(
     """Apply a request: only the role owning the field (403 otherwise); 409 when decided or the record changed."""
     reply = await client.ApproveChangeRequest(
         customer_pb2.ApproveChangeRequestRequest(
-            change_request_id=request_id, actor_id=_actor(caller), actor_role=caller.role.value, reason=body.reason
+            change_request_id=request_id, actor_id=actor_of(caller), actor_role=caller.role.value, reason=body.reason
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.post("/customer-change-requests/{request_id}/reject")
@@ -356,11 +326,11 @@ async def reject_change_request(
     """Close a request without applying it; the reason is required and kept in the history."""
     reply = await client.RejectChangeRequest(
         customer_pb2.RejectChangeRequestRequest(
-            change_request_id=request_id, actor_id=_actor(caller), actor_role=caller.role.value, reason=body.reason
+            change_request_id=request_id, actor_id=actor_of(caller), actor_role=caller.role.value, reason=body.reason
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 # An uploaded file is carried to customer-master in one gRPC message (at most 4 MiB); the edge's own body limit
@@ -457,11 +427,11 @@ async def start_dedup_job(
     A malformed file is refused with 422 naming each bad row and column (`file.row[3].phone`); nothing is queued.
     """
     job_request = await _dedup_request(request)
-    job_request.actor_id = _actor(caller)
+    job_request.actor_id = actor_of(caller)
     job_request.idempotency_key = idempotency_key or ""
     reply = await client.StartDedupJob(job_request, timeout=CALL_DEADLINE_SECONDS)
     return JSONResponse(
-        {**_dict(reply.job), "created": reply.created},
+        {**_json(reply.job), "created": reply.created},
         status_code=202 if reply.created else 200,
         headers={"Location": f"/v1/customer-dedup-jobs/{reply.job.id}"},
     )
@@ -478,7 +448,7 @@ async def list_dedup_jobs(
     reply = await client.ListDedupJobs(
         customer_pb2.ListDedupJobsRequest(status=status, limit=limit), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
 
 
 @router.get("/customer-dedup-jobs/{job_id}")
@@ -492,4 +462,4 @@ async def get_dedup_job(
     reply = await client.GetDedupJob(
         customer_pb2.GetDedupJobRequest(job_id=job_id, cluster_limit=cluster_limit), timeout=CALL_DEADLINE_SECONDS
     )
-    return _dict(reply)
+    return _json(reply)
