@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import grpc
@@ -13,7 +12,7 @@ from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
 from customer_master import contact_merges, repository, survivorship
 from customer_master.contacts import load_thresholds, match_query, scored_contacts, store_thresholds
-from customer_master.convert import to_json, to_timestamp
+from customer_master.convert import rules_from_json, to_json, to_timestamp
 from customer_master.settings import CustomerMasterSettings
 from customer_master.stewardship import parse_id
 
@@ -123,10 +122,7 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
     async def SetSurvivorshipRules(
         self, request: contact_pb2.SetSurvivorshipRulesRequest, context: grpc.aio.ServicerContext
     ) -> contact_pb2.SetSurvivorshipRulesResponse:
-        try:
-            data = json.loads(request.rules_json)
-        except ValueError:
-            raise InvalidArgument([FieldViolation("rules_json", "must be a JSON object")]) from None
+        data = rules_from_json(request.rules_json)
         if not request.actor_id:
             raise InvalidArgument([FieldViolation("actor_id", "is required: every rules version names who set it")])
         async with self.runtime.db.transaction() as conn:
@@ -146,10 +142,7 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
     async def SetContactMatchRules(
         self, request: contact_pb2.SetContactMatchRulesRequest, context: grpc.aio.ServicerContext
     ) -> contact_pb2.SetContactMatchRulesResponse:
-        try:
-            data = json.loads(request.rules_json)
-        except ValueError:
-            raise InvalidArgument([FieldViolation("rules_json", "must be a JSON object")]) from None
+        data = rules_from_json(request.rules_json)
         async with self.runtime.db.transaction() as conn:
             thresholds = await store_thresholds(conn, data, actor_id=request.actor_id)
         return contact_pb2.SetContactMatchRulesResponse(rules_json=to_json(thresholds.to_dict()))

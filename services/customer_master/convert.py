@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.engine import Row
 
 from crm.customer.v1 import customer_pb2
+from crm_common.errors import FieldViolation, InvalidArgument
 
 
 def to_timestamp(value: datetime) -> Timestamp:
@@ -22,6 +23,17 @@ def to_timestamp(value: datetime) -> Timestamp:
 def to_json(value: Any) -> str:
     """Compact JSON keeping Chinese characters readable."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else ""
+
+
+def rules_from_json(text: str, field: str = "rules_json") -> dict[str, Any]:
+    """A rules document sent as JSON text: an object, or INVALID_ARGUMENT naming the field."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidArgument([FieldViolation(field, "must be a JSON object")])
+    return data
 
 
 def customer_message(row: Row) -> customer_pb2.Customer:

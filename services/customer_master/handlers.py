@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import grpc
@@ -18,6 +17,7 @@ from customer_master.convert import (
     dedup_cluster_message,
     dedup_job_message,
     review_message,
+    rules_from_json,
     to_json,
 )
 from customer_master.domain import normalize_email, normalize_phone
@@ -233,12 +233,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
     async def SetMatchRules(
         self, request: customer_pb2.SetMatchRulesRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.SetMatchRulesResponse:
-        try:
-            data = json.loads(request.rules_json)
-        except ValueError:
-            raise InvalidArgument([FieldViolation("rules_json", "must be a JSON object")]) from None
-        if not isinstance(data, dict):
-            raise InvalidArgument([FieldViolation("rules_json", "must be a JSON object")])
+        data = rules_from_json(request.rules_json)
         rules = stewardship.parse_rules(data)
         async with self.runtime.db.transaction() as conn:
             await repository.put_setting(conn, key=MATCH_RULES_KEY, value=rules.to_dict(), updated_by=request.actor_id)
