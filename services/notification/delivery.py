@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -79,20 +80,7 @@ async def notify(
     if isinstance(adapter, InAppInboxAdapter) and request.recipient_id and not last_chance:
         return await _deliver_in_app(conn, request, now, stage=stage)
     notification_id = await repository.insert_notification(
-        conn,
-        idempotency_key=request.idempotency_key,
-        recipient_id=request.recipient_id,
-        channel=request.channel,
-        lead_id=request.lead_id,
-        kind=request.kind,
-        status=domain.PENDING,
-        title=request.title,
-        body=request.body,
-        created_at=now,
-        urgent=request.urgent,
-        event_at=request.event_at,
-        team_id=request.team_id,
-        escalation_level=request.escalation_level,
+        conn, **dataclasses.asdict(request), status=domain.PENDING, created_at=now
     )
     if notification_id is None:
         log.info("notification %s already exists; nothing to do", request.idempotency_key)
@@ -128,7 +116,12 @@ async def notify(
 
     at = datetime.now(UTC)
     await repository.record_attempt(
-        conn, notification_id=notification_id, channel=request.channel, outcome=report.status, detail=report.detail, at=at
+        conn,
+        notification_id=notification_id,
+        channel=request.channel,
+        outcome=report.status,
+        detail=report.detail,
+        at=at,
     )
     if report.status == domain.DELIVERED:
         await repository.set_status(conn, notification_id=notification_id, status=domain.DELIVERED, delivered_at=at)
@@ -157,20 +150,7 @@ async def _deliver_in_app(
     Not on the last chance: there the general path, with its savepoint, records such a failure instead.
     """
     notification_id = await repository.insert_delivered_in_app(
-        conn,
-        idempotency_key=request.idempotency_key,
-        recipient_id=request.recipient_id,
-        channel=request.channel,
-        lead_id=request.lead_id,
-        kind=request.kind,
-        title=request.title,
-        body=request.body,
-        created_at=at,
-        at=at,
-        urgent=request.urgent,
-        event_at=request.event_at,
-        team_id=request.team_id,
-        escalation_level=request.escalation_level,
+        conn, **dataclasses.asdict(request), created_at=at, at=at
     )
     if notification_id is None:
         log.info("notification %s already exists; nothing to do", request.idempotency_key)
@@ -194,7 +174,12 @@ async def _attempt_failed(
     conn: AsyncConnection, notification_id: uuid.UUID, request: NotificationRequest, reason: str, *, stage: Stage
 ) -> None:
     await repository.record_attempt(
-        conn, notification_id=notification_id, channel=request.channel, outcome="failed", detail=reason, at=datetime.now(UTC)
+        conn,
+        notification_id=notification_id,
+        channel=request.channel,
+        outcome="failed",
+        detail=reason,
+        at=datetime.now(UTC),
     )
     await _fail(conn, notification_id, request, reason, stage=stage)
 
@@ -218,6 +203,8 @@ async def _fail(
     )
     _count(conn, request, domain.FAILED, datetime.now(UTC))
     log.warning(
-        "notification %s failed: %s", notification_id, reason,
+        "notification %s failed: %s",
+        notification_id,
+        reason,
         extra={"notification_id": str(notification_id), "channel": request.channel, "lead_id": request.lead_id},
     )
