@@ -351,7 +351,8 @@ class Stack:
                 self.workdir / "postgres", durable=self.durable, pid_registry=self.pid_registry
             )
             self.postgres.start()
-            self.database_url, self.postgres_url = self.postgres.url, self.postgres.libpq_url
+            # Services on this machine talk to it over its unix socket; tools and tests keep TCP.
+            self.database_url, self.postgres_url = self.postgres.socket_url, self.postgres.libpq_url
         external_nats = os.environ.get("CRM_TEST_NATS_URL")
         if external_nats:
             self.nats_url = external_nats
