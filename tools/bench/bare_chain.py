@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import logging
+import random
 import signal
 import socket
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tools.bench.company_names import company_name, person_name, variant
 from tools.devstack.infra import NatsServer, PostgresServer
 from tools.devstack.procs import ChildProcess, free_port, log_tail, stop_all
 from tools.devstack.stack import REPO_ROOT
@@ -49,15 +51,31 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+# A share of leads come back from a company captured before, written another way (fuzzy match at capture).
+RETURNING_SHARE = 0.2
+
+
+def _company_of(seq: int) -> str:
+    return company_name(random.Random(f"company-{seq}"))
+
+
 def lead_form_body(seq: int) -> bytes:
-    """The JSON a web form posts for the seq-th lead (unique mainland mobile, name and company)."""
+    """The JSON a web form posts for the seq-th lead.
+
+    A unique mainland mobile, a Chinese personal name, and a company in the shape of real Chinese names: new in
+    most leads; in RETURNING_SHARE of them (after the first 50) an earlier lead's company written another way.
+    """
+    rng = random.Random(seq)
+    returning = seq >= 50 and rng.random() < RETURNING_SHARE
+    company = variant(_company_of(rng.randrange(seq)), rng) if returning else _company_of(seq)
     return json.dumps(
         {
-            "name": f"Bench Lead {seq}",
+            "name": person_name(rng),
             "phone": f"+86 139{seq:08d}",
-            "company": f"Bench Company {seq}",
+            "company": company,
             "source": {"channel": "web_form"},
-        }
+        },
+        ensure_ascii=False,
     ).encode()
 
 
