@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Float, Text, and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
@@ -103,25 +103,20 @@ async def insert_customer(
     company_latin: str | None = None,
     company_grams: list[str] | None = None,
 ) -> Row:
-    """Create a customer (and its search keys); returns the stored row."""
-    row = (
-        await conn.execute(
-            insert(customers)
-            .values(
-                id=uuid.uuid4(),
-                name=name,
-                company=company,
-                company_normalized=company_normalized,
-                phone_e164=phone_e164,
-                email_normalized=email_normalized,
-                credit_code=credit_code,
-                company_latin=company_latin,
-            )
-            .returning(*customers.c)
-        )
-    ).one()
-    await insert_grams(conn, customer_id=row.id, grams=company_grams or [])
-    return row
+    """Create a customer and its search keys in one statement; returns the stored row."""
+    grams = company_grams or []
+    values = {
+        "id": uuid.uuid4(),
+        "name": name,
+        "company": company,
+        "company_normalized": company_normalized,
+        "phone_e164": phone_e164,
+        "email_normalized": email_normalized,
+        "credit_code": credit_code,
+        "company_latin": company_latin,
+        **_gram_values(grams),
+    }
+    return (await conn.execute(_INSERT_CUSTOMER, values)).one()
 
 
 async def replace_grams(conn: AsyncConnection, *, customer_id: uuid.UUID, grams: list[str]) -> None:
@@ -130,17 +125,48 @@ async def replace_grams(conn: AsyncConnection, *, customer_id: uuid.UUID, grams:
     await insert_grams(conn, customer_id=customer_id, grams=grams)
 
 
+# All of a customer's keys in one statement (an executemany would cost a round of the protocol per key). Every
+# key row carries the core (=) and place (^) keys' text, for ranking a pool from the index alone.
+_GRAMS_SELECT = "SELECT g, :id, :weight, :core, :place FROM unnest(CAST(:grams AS text[])) AS g"
+_GRAM_PARAMS = (
+    bindparam("id", type_=UUID(as_uuid=True)),
+    bindparam("weight", type_=Float),
+    bindparam("core", type_=Text),
+    bindparam("place", type_=Text),
+    bindparam("grams", type_=ARRAY(Text)),
+)
+_INSERT_GRAMS = text(
+    f"INSERT INTO customer_master.customer_grams (gram, customer_id, weight, core, place) {_GRAMS_SELECT}"
+).bindparams(*_GRAM_PARAMS)
+_CUSTOMER_COLUMNS = ("name", "company", "company_normalized", "phone_e164", "email_normalized", "credit_code")
+# A new customer and its keys: one round trip (the key rows' foreign key is checked at the statement's end).
+_INSERT_CUSTOMER = (
+    text(
+        "WITH created AS (INSERT INTO customer_master.customers "
+        f"(id, {', '.join(_CUSTOMER_COLUMNS)}, company_latin) "
+        f"VALUES (:id, {', '.join(':' + c for c in _CUSTOMER_COLUMNS)}, :company_latin) RETURNING *), "
+        f"keys AS (INSERT INTO customer_master.customer_grams (gram, customer_id, weight, core, place) {_GRAMS_SELECT}) "
+        "SELECT * FROM created"
+    )
+    .bindparams(*_GRAM_PARAMS, *(bindparam(c, type_=Text) for c in (*_CUSTOMER_COLUMNS, "company_latin")))
+    .columns(*customers.c)
+)
+
+
+def _gram_values(grams: list[str]) -> dict[str, Any]:
+    """The parameters of _GRAMS_SELECT for a customer's keys, each weighing 1 / their number."""
+    return {
+        "grams": grams,
+        "weight": 1.0 / len(grams) if grams else 0.0,
+        "core": next((g[1:] for g in grams if g.startswith("=")), ""),
+        "place": next((g[1:] for g in grams if g.startswith("^")), ""),
+    }
+
+
 async def insert_grams(conn: AsyncConnection, *, customer_id: uuid.UUID, grams: list[str]) -> None:
     """Add the search keys of a customer that has none, each weighing 1 / their number."""
     if grams:
-        # Every key row carries the core (=) and place (^) keys' text, for ranking a pool from the index alone.
-        core = next((g[1:] for g in grams if g.startswith("=")), "")
-        place = next((g[1:] for g in grams if g.startswith("^")), "")
-        rows = [
-            {"gram": g, "customer_id": customer_id, "weight": 1.0 / len(grams), "core": core, "place": place}
-            for g in grams
-        ]
-        await conn.execute(insert(customer_grams), rows)
+        await conn.execute(_INSERT_GRAMS, {"id": customer_id, **_gram_values(grams)})
 
 
 async def record_source(
