@@ -11,6 +11,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import lead_events_pb2
+from crm_common.bus.outbox import riding_events
 from crm_common.metrics import LEAD_POOL_RETURNS, LEAD_REROUTES, LEAD_ROUTING_DURATION
 from crm_common.service import Runtime
 from lead import repository as repo
@@ -266,6 +267,20 @@ async def give_to(
     if reassigned:
         entries.append(repo.Step("reassigned", now, f"{from_rep} -> {rep_id}"))
     entries.append(repo.Step("assigned", now, rep_id))
+    announced = lead_events_pb2.LeadAssigned(
+        lead_id=row.id,
+        assignee_id=rep_id,
+        team_id=team_id or "",
+        rule_id=rule_id or "",
+        captured_at=ts(row.captured_at),
+        assigned_at=ts(now),
+        lead_name=row.name,
+        company=row.company,
+        channel=row.channel,
+    )
+    # The event rides on the assignment's own statement (no round trip while the team is held), unless a
+    # reassignment is announced first (its manager is looked up after the assignment).
+    riding = None if reassigned else riding_events(conn, runtime.definition.outbox, [("crm.lead.assigned", announced)])
     assigned = await repo.assign_lead(
         conn,
         lead_id=row.id,
@@ -278,6 +293,7 @@ async def give_to(
         decision=decision,
         served=served,
         hold_rep=decision is not None,
+        events=riding,
     )
     if assigned is None:
         return None
@@ -298,21 +314,7 @@ async def give_to(
             ),
         )
         LEAD_REROUTES.labels(reason if reason in REROUTE_REASONS else "manual").inc()
-    await runtime.stage(
-        conn,
-        "crm.lead.assigned",
-        lead_events_pb2.LeadAssigned(
-            lead_id=row.id,
-            assignee_id=rep_id,
-            team_id=team_id or "",
-            rule_id=rule_id or "",
-            captured_at=ts(row.captured_at),
-            assigned_at=ts(now),
-            lead_name=row.name,
-            company=row.company,
-            channel=row.channel,
-        ),
-    )
+        await runtime.stage(conn, "crm.lead.assigned", announced)
     return assigned
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
 from crm.events.v1 import lead_events_pb2
 from crm.lead.v1 import lead_pb2
+from crm_common.bus.outbox import riding_events
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from crm_common.metrics import (
     LEAD_TIME_TO_ASSIGNMENT,
@@ -146,8 +148,27 @@ async def capture(
             )
             await repo.add_timeline(conn, lead_id=found.duplicate_id, step="touch", at=captured_at, detail=channel)
             return Captured(found.duplicate_id, False, duplicate=True)
+        lead_id = str(uuid.uuid4())
+        # Its events ride on the lead's own INSERT (one round trip), written only if the lead is.
+        events = [
+            (
+                "crm.lead.captured",
+                lead_events_pb2.LeadCaptured(
+                    lead_id=lead_id,
+                    channel=channel,
+                    customer_id=customer_id or "",
+                    captured_at=ts(captured_at),
+                    province=lead.province,
+                    industry=lead.industry,
+                ),
+            )
+        ]
+        if customer_id:
+            events.append((CUSTOMER_RESOLVED, _customer_resolved(lead_id, customer_id, captured_at)))
         row = await repo.insert_lead(
             conn,
+            lead_id=lead_id,
+            events=riding_events(conn, runtime.definition.outbox, events),
             lead=lead,
             idempotency_key=idempotency_key,
             customer_id=customer_id,
@@ -163,21 +184,6 @@ async def capture(
             raced = await repo.find_lead_by_key(conn, idempotency_key=idempotency_key or "")
             assert raced is not None
             return Captured(raced.id, False)
-        lead_id = row.id
-        await runtime.stage(
-            conn,
-            "crm.lead.captured",
-            lead_events_pb2.LeadCaptured(
-                lead_id=lead_id,
-                channel=channel,
-                customer_id=customer_id or "",
-                captured_at=ts(captured_at),
-                province=lead.province,
-                industry=lead.industry,
-            ),
-        )
-        if customer_id:
-            await _stage_customer(runtime, conn, lead_id, customer_id, captured_at)
         assigned_at = datetime.now(UTC)
         _, assigned = await route(
             runtime, conn, row, assigned_at, trigger="capture", context=(found.version, found.owner_id)
@@ -199,14 +205,17 @@ async def _record_customer(
     await _stage_customer(runtime, conn, lead_id, customer_id, at)
 
 
+CUSTOMER_RESOLVED = "crm.lead.customer_resolved"
+
+
+def _customer_resolved(lead_id: str, customer_id: str, at: datetime) -> lead_events_pb2.LeadCustomerResolved:
+    return lead_events_pb2.LeadCustomerResolved(lead_id=lead_id, customer_id=customer_id, resolved_at=ts(at))
+
+
 async def _stage_customer(
     runtime: Runtime, conn: AsyncConnection, lead_id: str, customer_id: str, at: datetime
 ) -> None:
-    await runtime.stage(
-        conn,
-        "crm.lead.customer_resolved",
-        lead_events_pb2.LeadCustomerResolved(lead_id=lead_id, customer_id=customer_id, resolved_at=ts(at)),
-    )
+    await runtime.stage(conn, CUSTOMER_RESOLVED, _customer_resolved(lead_id, customer_id, at))
 
 
 async def _locked_lead(conn: AsyncConnection, lead_id: str) -> Row[Any]:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Insert,
     Row,
     Select,
+    Table,
     Text,
     TextClause,
     and_,
@@ -32,6 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crm_common.bus.outbox import RidingEvents, events_cte, events_cte_params, events_written
 from lead.domain import CleanLead
 from lead.tables import (
     contacts,
@@ -112,9 +114,26 @@ def _step_arrays(steps: Sequence[Step]) -> dict[str, list[Any]]:
     }
 
 
+_NO_EVENTS: tuple[Table | None, bool] = (None, False)
+
+
+def _riding(riding: RidingEvents | None) -> tuple[Table | None, bool]:
+    """(outbox, NOTIFY wanted) of events riding on a statement: the shape of its events CTE."""
+    return _NO_EVENTS if riding is None else (riding.outbox, riding.notify)
+
+
+def _events_part(riding: tuple[Table | None, bool], when: str) -> tuple[list[str], tuple[Any, ...]]:
+    """The events CTE (written only when the CTE `when` produced a row) and its bindparams, if events ride."""
+    outbox, notify = riding
+    if outbox is None:
+        return [], ()
+    return [events_cte(outbox, notify=notify, when=when)], events_cte_params(notify=notify)
+
+
 @functools.cache
-def _insert_lead_with_steps(names: frozenset[str]) -> TextClause:
+def _insert_lead_with_steps(names: frozenset[str], riding: tuple[Table | None, bool] = _NO_EVENTS) -> TextClause:
     columns = sorted(names)
+    events, event_params = _events_part(riding, "new_lead")
     sql = f"""
         WITH new_lead AS (
             INSERT INTO lead.leads ({", ".join(columns)}) VALUES ({", ".join(f":{c}" for c in columns)})
@@ -123,15 +142,17 @@ def _insert_lead_with_steps(names: frozenset[str]) -> TextClause:
         ), new_steps AS (
             INSERT INTO lead.lead_timeline (lead_id, step, at, detail)
             SELECT new_lead.id, s.step, s.at, s.detail FROM new_lead, {_STEPS}
-        )
+        ){"".join(", " + e for e in events)}
         SELECT * FROM new_lead
     """
     params = [bindparam(c, type_=leads.c[c].type) for c in columns]
-    return text(sql).bindparams(*params, *_STEP_PARAMS).columns(*leads.c)
+    return text(sql).bindparams(*params, *_STEP_PARAMS, *event_params).columns(*leads.c)
 
 
 @functools.cache
-def _assign_lead_sql(hold_rep: bool, with_decision: bool, with_served: bool) -> TextClause:
+def _assign_lead_sql(
+    hold_rep: bool, with_decision: bool, with_served: bool, riding: tuple[Table | None, bool] = _NO_EVENTS
+) -> TextClause:
     if hold_rep:  # share-locked until commit; no row unless the rep is (still) active
         held = "SELECT id FROM lead.reps WHERE id = :rep_id AND active FOR SHARE"
     else:
@@ -157,6 +178,9 @@ def _assign_lead_sql(hold_rep: bool, with_decision: bool, with_served: bool) -> 
         "steps AS (INSERT INTO lead.lead_timeline (lead_id, step, at, detail)"
         f" SELECT :lead_id, s.step, s.at, s.detail FROM held, {_STEPS})"
     )
+    events, event_params = _events_part(riding, "held")
+    parts += events
+    params += event_params
     sql = f"""
         WITH {", ".join(parts)}
         UPDATE lead.leads SET assignee_id = :rep_id, team_id = :team_id, rule_id = :rule_id, assigned_at = :at,
@@ -187,9 +211,14 @@ async def insert_lead(
     score_parts: dict[str, float] | None = None,
     contact_deadline: datetime | None = None,
     steps: Sequence[Step] = (),
+    lead_id: str | None = None,
+    events: RidingEvents | None = None,
 ) -> Row[Any] | None:
-    """Store a new lead (and its first timeline steps) and return it; None when the same key won a race."""
-    lead_id = str(uuid.uuid4())
+    """Store a new lead (and its first timeline steps) and return it; None when the same key won a race.
+
+    events (outbox.riding_events) are written by the same statement, only if the lead was.
+    """
+    lead_id = lead_id or str(uuid.uuid4())
     values = {
         "contact_deadline_at": contact_deadline,
         "customer_tier": lead.customer_tier,
@@ -214,11 +243,16 @@ async def insert_lead(
         "trace_id": trace_id,
         "captured_at": captured_at,
     }
-    if not steps:
+    if not steps and events is None:
         query = pg_insert(leads).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
         return (await conn.execute(query.returning(leads))).first()
-    # One round trip: the lead and its first timeline steps, the steps written only if the lead was.
-    return (await conn.execute(_insert_lead_with_steps(frozenset(values)), {**values, **_step_arrays(steps)})).first()
+    # One round trip: the lead, its first timeline steps and its events, those written only if the lead was.
+    query = _insert_lead_with_steps(frozenset(values), _riding(events))
+    params = {**values, **_step_arrays(steps), **(events.params if events else {})}
+    row = (await conn.execute(query, params)).first()
+    if events is not None and row is not None:  # no row: the events were not written either
+        events_written(conn, events)
+    return row
 
 
 async def set_customer(conn: AsyncConnection, *, lead_id: str, customer_id: str) -> None:
@@ -453,8 +487,9 @@ async def assign_lead(
     decision: dict[str, Any] | None = None,
     served: tuple[str, int] | None = None,
     hold_rep: bool = False,
+    events: RidingEvents | None = None,
 ) -> Row[Any] | None:
-    """Give the lead to the rep in one round trip: decision, rotation count, timeline and the lead row.
+    """Give the lead to the rep in one round trip: decision, rotation count, timeline, events and the lead row.
 
     With hold_rep the rep's row is share-locked until commit and nothing is written unless the rep is still
     active (None is returned then): a departure waits for this assignment, or this sees the departure.
@@ -473,8 +508,13 @@ async def assign_lead(
         values.update({f"d_{n}": decision.get(n, _DECISION_DEFAULTS.get(n)) for n in _DECISION_COLUMNS})
     if served is not None:
         values["served_team"], values["served_start"] = served
-    query = _assign_lead_sql(hold_rep, decision is not None, served is not None)
-    return (await conn.execute(query, values)).first()
+    if events is not None:
+        values.update(events.params)
+    query = _assign_lead_sql(hold_rep, decision is not None, served is not None, _riding(events))
+    row = (await conn.execute(query, values)).first()
+    if events is not None and row is not None:  # no row: the events were not written either
+        events_written(conn, events)
+    return row
 
 
 # Routing state.

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 import psycopg
 from google.protobuf.message import Message
@@ -18,10 +21,11 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind
-from sqlalchemy import LargeBinary, Table, TextClause, bindparam, text
+from sqlalchemy import LargeBinary, Table, Text, TextClause, bindparam, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from crm_common.bus.catalog import EVENT_TYPES
 from crm_common.db import Database
@@ -94,6 +98,82 @@ async def stage_event(
     else:
         await conn.execute(statements["stage"], values)
     return event_id
+
+
+@dataclass(frozen=True)
+class RidingEvents:
+    """Events to be written by a CTE of one of the caller's own statements: no round trip of their own.
+
+    outbox: the table they go to. notify: this is the transaction's first staging, so the CTE also sends its
+    NOTIFY (events_cte(notify=...)). params: the CTE's parameters, to merge into the statement's.
+    """
+
+    outbox: Table
+    notify: bool
+    params: dict[str, Any]
+
+
+def riding_events(conn: AsyncConnection, outbox: Table, events: Sequence[tuple[str, Message]]) -> RidingEvents:
+    """What events_cte needs to write these events (in order) with the caller's statement.
+
+    The same checks as stage_event. Call events_written(conn) once the statement ran, so that later stagings of
+    the transaction do not send the NOTIFY again.
+    """
+    for subject, message in events:
+        if subject not in EVENT_TYPES or not isinstance(message, EVENT_TYPES[subject]):
+            raise TypeError(f"{type(message).__name__} is not the payload of {subject}")
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    encoded = json.dumps(headers)
+    ids = [str(uuid.uuid4()) for _ in events]
+    params: dict[str, Any] = {
+        "ev_ids": ids,
+        "ev_subjects": [subject for subject, _ in events],
+        "ev_payloads": [message.SerializeToString() for _, message in events],
+        "ev_headers": [encoded] * len(events),
+    }
+    notify = bool(events) and conn.info.get(_NOTIFIED_KEY) is not conn.get_transaction()
+    if notify:
+        params.update(ev_channel=notify_channel(outbox.schema or "public"), ev_first=ids[0])
+    return RidingEvents(outbox, notify, params)
+
+
+def events_written(conn: AsyncConnection, riding: RidingEvents) -> None:
+    """Record that the statement carrying riding_events ran (its NOTIFY, if any, is sent at commit)."""
+    if riding.notify:
+        conn.info[_NOTIFIED_KEY] = conn.get_transaction()
+
+
+@lru_cache(maxsize=256)
+def events_cte(outbox: Table, *, notify: bool, when: str | None = None, name: str = "staged_events") -> str:
+    """SQL of a CTE named `name` that inserts riding_events' events into the outbox, in their order.
+
+    when: the name of another CTE of the statement; the events are written only if it produced a row (the
+    change they announce happened). Use with events_cte_params for the statement's bindparams.
+    """
+    table = _PREPARER.format_table(outbox)
+    sources = [
+        "unnest(CAST(:ev_ids AS text[]), CAST(:ev_subjects AS text[]), CAST(:ev_payloads AS bytea[]), "
+        "CAST(:ev_headers AS text[])) AS e(event_id, subject, payload, headers)"
+    ]
+    if notify:
+        sources.append("pg_notify(:ev_channel, :ev_first)")
+    condition = f" WHERE EXISTS (SELECT 1 FROM {when})" if when else ""
+    return (
+        f"{name} AS (INSERT INTO {table} (event_id, subject, payload, headers) "
+        f"SELECT e.event_id, e.subject, e.payload, CAST(e.headers AS jsonb) FROM {', '.join(sources)}{condition})"
+    )
+
+
+def events_cte_params(*, notify: bool) -> tuple[BindParameter[Any], ...]:
+    """The bindparams of events_cte, for TextClause.bindparams."""
+    params = (
+        bindparam("ev_ids", type_=ARRAY(Text)),
+        bindparam("ev_subjects", type_=ARRAY(Text)),
+        bindparam("ev_payloads", type_=ARRAY(LargeBinary)),
+        bindparam("ev_headers", type_=ARRAY(Text)),
+    )
+    return (*params, bindparam("ev_channel", type_=Text), bindparam("ev_first", type_=Text)) if notify else params
 
 
 class OutboxRelay:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from datetime import UTC, datetime
 
+import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from crm.events.v1 import lead_events_pb2
 from crm.lead.v1 import lead_pb2
+from crm_common.bus.outbox import notify_channel, riding_events
 from crm_common.settings import PeerAddresses
 from lead import journey
 from lead import repository as repo
 from lead.app import DEFINITION
+from lead.domain import validate_lead
 from lead.handlers import LeadServicer
 from lead.tables import leads, open_lead_counts, reps
 
@@ -84,3 +91,83 @@ async def test_the_open_lead_counter_follows_every_move(runtime) -> None:
     async with runtime.db.connect() as conn:
         assert await conn.scalar(select(leads.c.assignee_id).where(leads.c.id == third.id)) == b
         assert await conn.scalar(select(func.count()).select_from(leads)) == 6
+
+
+async def test_a_capture_publishes_its_events_in_order_with_one_wake_up(runtime) -> None:
+    """The events ride on the lead's and the assignment's statements: in order, complete, one NOTIFY per commit."""
+    s = LeadServicer(runtime)
+    team_id, _ = await _team(s, "North", 2)
+    await s.PutRoutingRule(lead_pb2.PutRoutingRuleRequest(rule=lead_pb2.RoutingRule(name="all", team_id=team_id)), None)
+    seen: list[tuple[str, bytes, dict[str, str]]] = []
+    arrived = asyncio.Event()
+
+    async def collect(msg) -> None:
+        seen.append((msg.subject, msg.data, dict(msg.headers or {})))
+        if msg.subject == "crm.lead.assigned":
+            arrived.set()
+
+    assert runtime.nc is not None
+    subscription = await runtime.nc.subscribe("crm.lead.>", cb=collect)
+    listener = await psycopg.AsyncConnection.connect(runtime.libpq_url(), autocommit=True)
+    try:
+        await listener.execute(f"LISTEN {notify_channel('lead')}")
+        captured = await s.CaptureLead(_lead("13812345679"), None)
+        await asyncio.wait_for(arrived.wait(), 10)
+        wake_ups = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                async for note in listener.notifies():
+                    wake_ups.append(note.payload)
+    finally:
+        await subscription.unsubscribe()
+        await listener.close()
+    ours = [(subject, data, headers) for subject, data, headers in seen if subject != "crm.lead.rule_published"]
+    assert [subject for subject, _, _ in ours] == ["crm.lead.captured", "crm.lead.assigned"]
+    first = lead_events_pb2.LeadCaptured.FromString(ours[0][1])
+    then = lead_events_pb2.LeadAssigned.FromString(ours[1][1])
+    assert first.lead_id == then.lead_id == captured.lead.id
+    assert then.assignee_id == captured.lead.assignee_id and then.team_id == team_id
+    assert all(headers.get("Nats-Msg-Id") for _, _, headers in ours)
+    # One transaction, one wake-up for the relay, naming its first event.
+    assert wake_ups == [ours[0][2]["Nats-Msg-Id"]]
+
+
+async def test_an_assignment_that_does_not_happen_announces_nothing(runtime) -> None:
+    """The assigned event rides on the assignment: a rep gone since the decision gets neither lead nor event."""
+    s = LeadServicer(runtime)
+    team_id, (rep_id,) = await _team(s, "West", 1)
+    async with runtime.db.transaction() as conn:
+        row = await repo.insert_lead(
+            conn,
+            lead=validate_lead(_lead("13812345678").lead, region="CN"),
+            idempotency_key=None,
+            customer_id=None,
+            traceparent="",
+            trace_id="",
+            captured_at=datetime.now(UTC),
+        )
+    async with runtime.db.transaction() as conn:  # gone since the decision was made
+        await conn.execute(update(reps).where(reps.c.id == rep_id).values(active=False))
+    async with runtime.db.transaction() as conn:
+        riding = riding_events(
+            conn, DEFINITION.outbox, [("crm.lead.assigned", lead_events_pb2.LeadAssigned(lead_id=row.id))]
+        )
+        assigned = await repo.assign_lead(
+            conn,
+            lead_id=row.id,
+            rep_id=rep_id,
+            team_id=team_id,
+            rule_id=None,
+            at=datetime.now(UTC),
+            claim_deadline=datetime.now(UTC),
+            steps=[repo.Step("assigned", datetime.now(UTC), rep_id)],
+            hold_rep=True,
+            events=riding,
+        )
+        assert assigned is None
+        written = await conn.scalar(
+            select(func.count())
+            .select_from(DEFINITION.outbox)
+            .where(DEFINITION.outbox.c.event_id == riding.params["ev_ids"][0])
+        )
+        assert written == 0
