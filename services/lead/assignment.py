@@ -164,10 +164,12 @@ async def route(
     fields = lead_fields(row, has_owner=owner_id is not None)
     rule = first_match(rules, fields, row.score)
     team_ids = [t for t in ((rule.team_id, rule.overflow_team_id) if rule else ()) if t]
-    # Serialises rotation and capacity per team across replicas; lock_keys takes them in one global order.
-    # Everything from here to commit holds the team: as few round trips as possible.
-    await repo.lock_keys(conn, keys=[f"lead-team:{t}" for t in team_ids])
-    rows = await repo.routing_reps(conn, team_ids=team_ids, owner_id=owner_id)
+    # The team locks serialise rotation and capacity per team across replicas (taken in one global order), and
+    # the reps are read under them in the same round trip. Everything from here to commit holds the team: as few
+    # round trips as possible (the assignment, with its event, then the commit).
+    rows = await repo.routing_reps(
+        conn, lock=[f"lead-team:{t}" for t in team_ids], team_ids=team_ids, owner_id=owner_id
+    )
     teams = {
         r.team_id: TeamState(id=r.team_id, manager_id=r.team_manager_id, calendar=_calendar(r.team_calendar))
         for r in rows

@@ -125,12 +125,11 @@ async def capture(
     if customer_id:
         steps.append(repo.Step("customer_resolved", captured_at, customer_id))
     async with runtime.db.transaction() as conn:
-        if window:
-            # Same person, same channel, recently: one lock per phone/email so concurrent repeats see each other.
-            await repo.lock_keys(conn, keys=[f"lead-contact:{k}" for k in (lead.phone_e164, lead.email) if k])
-        # After the lock (a statement of its own, so this one sees what a concurrent repeat committed).
+        # Same person, same channel, recently: one lock per phone/email so that concurrent repeats see each other
+        # (taken by the same call, before it reads).
         found = await repo.capture_context(
             conn,
+            lock=[f"lead-contact:{k}" for k in (lead.phone_e164, lead.email) if k] if window else [],
             phone=lead.phone_e164 if window else "",
             email=lead.email if window else "",
             channel=channel,

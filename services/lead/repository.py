@@ -13,7 +13,6 @@ from sqlalchemy import (
     DateTime,
     Insert,
     Row,
-    Select,
     Table,
     Text,
     TextClause,
@@ -24,7 +23,6 @@ from sqlalchemy import (
     func,
     insert,
     null,
-    or_,
     select,
     text,
     update,
@@ -398,42 +396,40 @@ def _live_version() -> Any:
     return select(func.coalesce(func.max(rule_versions.c.version), 0)).scalar_subquery()
 
 
-@functools.cache
-def _capture_context_sql(phone: bool, email: bool, customer: bool) -> Select[Any]:
-    """capture_context's statement for one shape of input, built once (building it cost more than running it)."""
-    same = [c == bindparam(n) for c, n, given in ((leads.c.phone_e164, "phone", phone), (leads.c.email, "email", email)) if given]
-    duplicate: Any = null()
-    if same:
-        duplicate = (
-            select(leads.c.id)
-            .where(and_(or_(*same), leads.c.channel == bindparam("channel"), leads.c.captured_at >= bindparam("since")))
-            .order_by(leads.c.captured_at)
-            .limit(1)
-            .scalar_subquery()
-        )
-    owner: Any = null()
-    if customer:
-        owner = (
-            select(leads.c.assignee_id)
-            .where(and_(leads.c.customer_id == bindparam("customer_id"), leads.c.assignee_id.is_not(None)))
-            .order_by(leads.c.assigned_at.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-    return select(duplicate.label("duplicate_id"), _live_version().label("version"), owner.label("owner_id"))
+# Lock, then read under it, in one round trip: functions of migration 0004 (a volatile function's queries see
+# what concurrent transactions committed before its lock was granted). Their SQL lives there.
+_CAPTURE_CONTEXT = text(
+    "SELECT CAST(duplicate_id AS text) AS duplicate_id, version, CAST(owner_id AS text) AS owner_id "
+    "FROM lead.capture_context("
+    "CAST(:keys AS text[]), CAST(:phone AS text), CAST(:email AS text), CAST(:channel AS text), "
+    "CAST(:since AS timestamptz), CAST(:customer_id AS uuid))"
+).bindparams(bindparam("keys", type_=ARRAY(Text)), bindparam("since", type_=DateTime(timezone=True)))
 
 
 async def capture_context(
-    conn: AsyncConnection, *, phone: str, email: str, channel: str, since: datetime, customer_id: str | None
+    conn: AsyncConnection,
+    *,
+    lock: Sequence[str],
+    phone: str,
+    email: str,
+    channel: str,
+    since: datetime,
+    customer_id: str | None,
 ) -> Row[Any]:
-    """One round trip before a new lead is written: (duplicate_id, version, owner_id).
+    """One round trip before a new lead is written: the locks named `lock`, then (duplicate_id, version, owner_id).
 
-    duplicate_id is the earliest lead with the same phone or email from the same channel since `since` (NULL:
-    none), version the live rule version, owner_id the customer's account owner (NULL: none).
+    duplicate_id is the earliest lead with the same phone or email ('' = not compared) from the same channel since
+    `since` (NULL: none), version the live rule version, owner_id the customer's account owner (NULL: none).
     """
-    query = _capture_context_sql(bool(phone), bool(email), bool(customer_id))
-    params = {"phone": phone, "email": email, "channel": channel, "since": since, "customer_id": customer_id}
-    return (await conn.execute(query, params)).one()
+    params = {
+        "keys": sorted(lock),
+        "phone": phone,
+        "email": email,
+        "channel": channel,
+        "since": since,
+        "customer_id": customer_id or None,
+    }
+    return (await conn.execute(_CAPTURE_CONTEXT, params)).one()
 
 
 async def routing_context(conn: AsyncConnection, *, customer_id: str | None, exclude_lead: str) -> Row[Any]:
@@ -442,36 +438,23 @@ async def routing_context(conn: AsyncConnection, *, customer_id: str | None, exc
     return (await conn.execute(query)).one()
 
 
-@functools.cache
-def _routing_reps_sql(teams_given: bool, owner_given: bool) -> Select[Any]:
-    """routing_reps' statement for one shape of input, built once."""
-    where = [reps.c.team_id.in_(bindparam("team_ids", expanding=True))] if teams_given else []
-    if owner_given:
-        where.append(reps.c.id == bindparam("owner_id"))
-    return (
-        select(
-            reps,
-            func.coalesce(open_lead_counts.c.open_leads, 0).label("open_leads"),
-            rr_counts.c.served,
-            teams.c.manager_id.label("team_manager_id"),
-            teams.c.calendar.label("team_calendar"),
-        )
-        .select_from(
-            reps.join(teams, teams.c.id == reps.c.team_id)
-            .outerjoin(open_lead_counts, open_lead_counts.c.rep_id == reps.c.id)
-            .outerjoin(rr_counts, and_(rr_counts.c.rep_id == reps.c.id, rr_counts.c.team_id == reps.c.team_id))
-        )
-        .where(or_(*where))
-        .order_by(reps.c.id)
-    )
+_ROUTING_REPS = text(
+    "SELECT CAST(id AS text) AS id, CAST(team_id AS text) AS team_id, active, on_leave, leave_until, capacity, "
+    "weight, skills, open_leads, served, team_manager_id, team_calendar "
+    "FROM lead.routing_reps(CAST(:keys AS text[]), CAST(:team_ids AS uuid[]), CAST(:owner_id AS uuid))"
+).bindparams(bindparam("keys", type_=ARRAY(Text)), bindparam("team_ids", type_=ARRAY(Text)))
 
 
-async def routing_reps(conn: AsyncConnection, *, team_ids: list[str], owner_id: str | None) -> list[Row[Any]]:
-    """Reps of the teams (and the account owner) with their load, rotation count and team's calendar and manager."""
-    if not team_ids and not owner_id:
+async def routing_reps(
+    conn: AsyncConnection, *, lock: Sequence[str], team_ids: list[str], owner_id: str | None
+) -> list[Row[Any]]:
+    """The locks named `lock`, then the reps of the teams (and the account owner) with what routing weighs: id,
+    team_id, active, on_leave, leave_until, capacity, weight, skills, open_leads, served, team_manager_id,
+    team_calendar. One round trip."""
+    if not team_ids and not owner_id and not lock:
         return []
-    query = _routing_reps_sql(bool(team_ids), bool(owner_id))
-    return list((await conn.execute(query, {"team_ids": list(team_ids), "owner_id": owner_id})).all())
+    params = {"keys": sorted(lock), "team_ids": list(team_ids), "owner_id": owner_id or None}
+    return list((await conn.execute(_ROUTING_REPS, params)).all())
 
 
 async def assign_lead(

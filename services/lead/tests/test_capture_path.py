@@ -171,3 +171,17 @@ async def test_an_assignment_that_does_not_happen_announces_nothing(runtime) -> 
             .where(DEFINITION.outbox.c.event_id == riding.params["ev_ids"][0])
         )
         assert written == 0
+
+
+async def test_concurrent_repeats_of_one_person_make_one_lead_and_touches(runtime) -> None:
+    """The phone's lock and the duplicate check are one call: repeats racing each other still see the first."""
+    s = LeadServicer(runtime)
+    team_id, rep_ids = await _team(s, "South", 2)
+    await s.PutRoutingRule(lead_pb2.PutRoutingRuleRequest(rule=lead_pb2.RoutingRule(name="all", team_id=team_id)), None)
+    answers = await asyncio.gather(*(s.CaptureLead(_lead("13812345677"), None) for _ in range(8)))
+    assert len({a.lead.id for a in answers}) == 1
+    assert sum(a.created for a in answers) == 1
+    async with runtime.db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(leads)) == 1
+        assert await conn.scalar(select(leads.c.touches)) == 7
+    await _counters_match_a_count(runtime)
