@@ -402,7 +402,7 @@ _CAPTURE_CONTEXT = text(
     "SELECT CAST(duplicate_id AS text) AS duplicate_id, version, CAST(owner_id AS text) AS owner_id "
     "FROM lead.capture_context("
     "CAST(:keys AS text[]), CAST(:phone AS text), CAST(:email AS text), CAST(:channel AS text), "
-    "CAST(:since AS timestamptz), CAST(:customer_id AS uuid))"
+    "CAST(:since AS timestamptz), CAST(:customer_id AS text))"
 ).bindparams(bindparam("keys", type_=ARRAY(Text)), bindparam("since", type_=DateTime(timezone=True)))
 
 
@@ -427,7 +427,7 @@ async def capture_context(
         "email": email,
         "channel": channel,
         "since": since,
-        "customer_id": customer_id or None,
+        "customer_id": customer_id or "",
     }
     return (await conn.execute(_CAPTURE_CONTEXT, params)).one()
 

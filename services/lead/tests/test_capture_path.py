@@ -176,7 +176,7 @@ async def test_an_assignment_that_does_not_happen_announces_nothing(runtime) -> 
 async def test_concurrent_repeats_of_one_person_make_one_lead_and_touches(runtime) -> None:
     """The phone's lock and the duplicate check are one call: repeats racing each other still see the first."""
     s = LeadServicer(runtime)
-    team_id, rep_ids = await _team(s, "South", 2)
+    team_id, _ = await _team(s, "South", 2)
     await s.PutRoutingRule(lead_pb2.PutRoutingRuleRequest(rule=lead_pb2.RoutingRule(name="all", team_id=team_id)), None)
     answers = await asyncio.gather(*(s.CaptureLead(_lead("13812345677"), None) for _ in range(8)))
     assert len({a.lead.id for a in answers}) == 1
@@ -185,3 +185,31 @@ async def test_concurrent_repeats_of_one_person_make_one_lead_and_touches(runtim
         assert await conn.scalar(select(func.count()).select_from(leads)) == 1
         assert await conn.scalar(select(leads.c.touches)) == 7
     await _counters_match_a_count(runtime)
+
+
+async def test_capture_context_finds_the_duplicate_the_rule_version_and_the_account_owner(runtime) -> None:
+    """The locked read gives what capture weighs: an earlier lead of the person, the live rules, the owner."""
+    s = LeadServicer(runtime)
+    team_id, rep_ids = await _team(s, "Central", 2)
+    await s.PutRoutingRule(lead_pb2.PutRoutingRuleRequest(rule=lead_pb2.RoutingRule(name="all", team_id=team_id)), None)
+    first = await s.CaptureLead(_lead("13812345676"), None)
+    async with runtime.db.transaction() as conn:
+        await conn.execute(update(leads).where(leads.c.id == first.lead.id).values(customer_id="customer-7"))
+    now = datetime.now(UTC)
+    async with runtime.db.transaction() as conn:
+        found = await repo.capture_context(
+            conn,
+            lock=["lead-contact:+8613812345676"],
+            phone="+8613812345676",
+            email="",
+            channel="web_form",
+            since=now.replace(year=now.year - 1),
+            customer_id="customer-7",
+        )
+        assert found.duplicate_id == first.lead.id
+        assert found.version >= 1
+        assert found.owner_id == first.lead.assignee_id and found.owner_id in rep_ids
+        other = await repo.capture_context(
+            conn, lock=[], phone="+8613800000000", email="a@example.com", channel="web_form", since=now, customer_id=None
+        )
+        assert other.duplicate_id is None and other.owner_id is None and other.version == found.version

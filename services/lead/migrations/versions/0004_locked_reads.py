@@ -26,7 +26,7 @@ S = "lead"
 # keeps its index), the live rule version, and the account owner of a customer.
 CAPTURE_CONTEXT = f"""
 CREATE FUNCTION {S}.capture_context(
-    p_keys text[], p_phone text, p_email text, p_channel text, p_since timestamptz, p_customer_id uuid
+    p_keys text[], p_phone text, p_email text, p_channel text, p_since timestamptz, p_customer_id text
 ) RETURNS TABLE (duplicate_id uuid, version integer, owner_id uuid)
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -45,7 +45,7 @@ BEGIN
             ORDER BY l.captured_at LIMIT 1);
     END IF;
     version := (SELECT coalesce(max(v.version), 0) FROM {S}.rule_versions v);
-    IF p_customer_id IS NOT NULL THEN
+    IF p_customer_id <> '' THEN
         owner_id := (SELECT l.assignee_id FROM {S}.leads l
             WHERE l.customer_id = p_customer_id AND l.assignee_id IS NOT NULL
             ORDER BY l.assigned_at DESC LIMIT 1);
@@ -86,4 +86,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"DROP FUNCTION {S}.routing_reps(text[], uuid[], uuid)")
-    op.execute(f"DROP FUNCTION {S}.capture_context(text[], text, text, text, timestamptz, uuid)")
+    op.execute(f"DROP FUNCTION {S}.capture_context(text[], text, text, text, timestamptz, text)")
