@@ -29,7 +29,8 @@ async def process_intake(db: Database, *, batch: int = INTAKE_BATCH) -> int:
         if not rows:
             return 0
         # An account merged since the resolve: its person joins the survivor's contacts.
-        live = await repository.live_accounts(conn, customer_ids=list({r.customer_id for r in rows}))
+        merged = {r.customer_id for r in rows if r.account_merged_into is not None}
+        live = await repository.live_accounts(conn, customer_ids=list(merged))
         queued = [(live.get(r.customer_id, r.customer_id), r) for r in rows]
         # Account by account, in time order within each; every account's lock at once, in one order, so that
         # workers of several replicas never deadlock each other, nor a capture or a rebuild of the same account.
@@ -37,12 +38,12 @@ async def process_intake(db: Database, *, batch: int = INTAKE_BATCH) -> int:
         await contacts.lock_accounts(conn, *(account for account, _ in queued))
         try:
             async with conn.begin_nested():
+                # Its last write forgets the batch's queue rows.
                 await link_batch(conn, queued)
-            done = [row.id for _, row in queued]
         except Exception:
             log.warning("contact intake batch failed; linking its people one by one", exc_info=True)
             done = await _link_one_by_one(conn, queued)
-        await repository.delete_contact_intake(conn, ids=done)
+            await repository.delete_contact_intake(conn, ids=done)
     return len(rows)
 
 
@@ -102,7 +103,8 @@ def _best(
 
 
 async def link_batch(conn: AsyncConnection, queued: list[tuple[uuid.UUID, Row]]) -> None:
-    """capture_contact for every queued person, with the reads and the writes of the whole batch done together."""
+    """capture_contact for every queued person, with the reads and the writes of the whole batch done together; the
+    queue rows are deleted with the writes."""
     rules = await survivorship.cached_rules(conn)
     thresholds = await contacts.cached_thresholds(conn)
     people = [(account, row, _query_of(account, row)) for account, row in queued]
@@ -156,6 +158,7 @@ async def link_batch(conn: AsyncConnection, queued: list[tuple[uuid.UUID, Row]])
         sources=sources,
         keys=[(k, c.id) for c in changed for k in sorted(c.new_keys)],
         stale_accounts=accounts if rules.version > 0 else [],
+        done=[row.id for _, row in queued],
     )
     for contact in changed:
         if contact.rules_version != rules.version:

@@ -490,16 +490,10 @@ class PersonFields(Protocol):
     source_ref: str
 
 
-async def capture_resolved(conn: AsyncConnection, *, customer_id: uuid.UUID, request: PersonFields) -> None:
-    """ResolveCustomer's one call: queue the person it named (one INSERT in its transaction) for the intake worker."""
+async def capture_resolved(conn: AsyncConnection, *, request: PersonFields) -> repository.Person | None:
+    """ResolveCustomer's one call: the person it named, which the resolve queues for the intake worker in its own
+    write (one statement in its transaction); None when there is nobody to queue."""
     named = any(value.strip() for value in (request.name, request.phone, request.email))
     if not named and (await survivorship.cached_rules(conn)).version == 0:
-        return
-    await repository.insert_contact_intake(
-        conn,
-        customer_id=customer_id,
-        source_ref=request.source_ref,
-        name=request.name,
-        phone=request.phone,
-        email=request.email,
-    )
+        return None
+    return repository.Person(source_ref=request.source_ref, name=request.name, phone=request.phone, email=request.email)

@@ -33,6 +33,8 @@ NO_MATCH = "no_match"
 
 def normalize_credit_code(code: str) -> str:
     """Upper-cased, without spaces and dashes (full-width folded)."""
+    if not code:
+        return ""
     return "".join(ch for ch in unicodedata.normalize("NFKC", code).upper() if ch.isalnum())
 
 
@@ -254,7 +256,7 @@ def score_pair(query: Record, candidate: Record, rules: MatchRules) -> MatchResu
     """Compare two records field by field and decide: credit codes decide alone, then rules, then thresholds."""
     fields: list[FieldScore] = []
     q_code, c_code = normalize_credit_code(query.credit_code), normalize_credit_code(candidate.credit_code)
-    if valid_credit_code(q_code) and valid_credit_code(c_code):
+    if q_code and c_code and valid_credit_code(q_code) and valid_credit_code(c_code):
         same = q_code == c_code
         fields.append(FieldScore("credit_code", 100.0 if same else 0.0, "valid on both sides"))
         return MatchResult(

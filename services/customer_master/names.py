@@ -161,9 +161,30 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _t2s_entries() -> tuple[frozenset[str], tuple[str, ...]] | None:
+    """What t2s converts: the characters of its dictionaries, and the phrases holding none of those. A text holding
+    none of either holds no dictionary entry, so the conversion hands it back unchanged. None when the converter's
+    dictionaries cannot be read."""
+    groups = getattr(_t2s(), "_dict_chain_data", None)
+    try:
+        keys = [key for group in groups or () for _, _, entries in group for key in entries]
+    except (TypeError, ValueError):
+        return None
+    if not keys:
+        return None
+    characters = frozenset(key for key in keys if len(key) == 1)
+    return characters, tuple(key for key in keys if len(key) > 1 and characters.isdisjoint(key))
+
+
 def fold(text: str) -> str:
     """NFKC (full-width to half-width), case-folded, traditional to simplified Chinese."""
-    return _t2s().convert(unicodedata.normalize("NFKC", text).casefold())
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    # The converter walks every text in Python; most hold nothing it would convert.
+    entries = _t2s_entries()
+    if entries is not None and entries[0].isdisjoint(folded) and not any(p in folded for p in entries[1]):
+        return folded
+    return _t2s().convert(folded)
 
 
 def has_han(text: str) -> bool:

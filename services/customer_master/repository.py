@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Text, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Boolean, Float, Integer, Text, and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
@@ -40,26 +41,77 @@ _KEY_COLUMNS = {
 }
 
 
-async def lock_keys_at_once(conn: AsyncConnection, *, lock_names: list[str]) -> None:
-    """lock_keys in one statement: the locks are taken in the order given (callers sort the names)."""
-    if lock_names:
-        await conn.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(hashtextextended(name, 0)) "
-                "FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS k(name, n) ORDER BY n"
-            ),
-            {"names": lock_names},
-        )
+_CUSTOMER_COLUMNS_SQL = ", ".join(column.name for column in customers.c)
+PoolEntry = tuple[uuid.UUID, str, str]
+"""(customer id, core, place prefix) of a customer in a candidate pool."""
+
+# How many customers (times the candidates wanted) the index ranking hands to the scorer's ranking.
+POOL_FACTOR = 6
+
+# Migration 0006 defines both functions; a change of the pool's query is a migration (CREATE OR REPLACE).
+_RESOLVE_LOOKUP = text(
+    "SELECT pooled, id, merged_into, phone_e164, email_normalized, company_normalized, credit_code, core, place "
+    "FROM customer_master.resolve_lookup(:locks, :phone, :email, :company, :credit_code, :grams, :query_keys, :size)"
+).bindparams(
+    bindparam("locks", type_=ARRAY(Text)),
+    *(bindparam(key, type_=Text) for key in ("phone", "email", "company", "credit_code")),
+    bindparam("grams", type_=ARRAY(Text)),
+    bindparam("query_keys", type_=Float),
+    bindparam("size", type_=Integer),
+)
+_CANDIDATE_POOL = text(
+    "SELECT customer_id, core, place FROM customer_master.candidate_pool(:grams, :query_keys, :size)"
+).bindparams(
+    bindparam("grams", type_=ARRAY(Text)), bindparam("query_keys", type_=Float), bindparam("size", type_=Integer)
+)
 
 
-async def find_customer_by_keys(conn: AsyncConnection, *, keys: list[tuple[str, str]]) -> tuple[Row | None, str]:
-    """find_customer_by_key for several keys in one statement: the first key (in the order given) that matches."""
-    if not keys:
-        return None, ""
-    query = select(customers).where(or_(*(_KEY_COLUMNS[key] == value for key, value in keys)))
-    rows = (await conn.execute(query)).all()
+@dataclass(frozen=True)
+class Lookup:
+    """What a resolve's locked lookup found: the customers holding its keys, else the pool of its company's keys.
+
+    pool is None when it was not searched (a key matched, or no search keys were given).
+    """
+
+    holders: list[Row]
+    pool: list[PoolEntry] | None
+
+
+async def resolve_lookup(
+    conn: AsyncConnection,
+    *,
+    lock_names: list[str],
+    keys: list[tuple[str, str]],
+    grams: list[str],
+    query_keys: int,
+    pool_size: int,
+) -> Lookup:
+    """Lock the names (in the order given: callers sort them), then read the customers holding any of the exact keys
+    or, when none does, the candidate pool of these search keys (see candidate_pool): one round trip.
+
+    The reads run after the locks are granted, each in a snapshot of its own, so they see what a concurrent resolve
+    sharing a key committed. A holder row has the key columns, id and merged_into, not the whole customer.
+    """
+    values = dict(keys)
+    params = {
+        "locks": lock_names,
+        **{key: values.get(key) for key in ("phone", "email", "company", "credit_code")},
+        "grams": grams,
+        "query_keys": float(max(query_keys, 1)),
+        "size": pool_size,
+    }
+    rows = (await conn.execute(_RESOLVE_LOOKUP, params)).all()
+    holders = [row for row in rows if not row[0]]
+    pool = [(customer_id, core, place) for pooled, customer_id, *_, core, place in rows if pooled]
+    return Lookup(holders, pool if not holders and grams else None)
+
+
+async def first_holder(
+    conn: AsyncConnection, *, holders: list[Row], keys: list[tuple[str, str]]
+) -> tuple[Row | None, str]:
+    """The customer holding the first key (in the order given) that any holds, merges followed, and that key."""
     for key, value in keys:
-        row = next((r for r in rows if getattr(r, _KEY_COLUMNS[key].name) == value), None)
+        row = next((r for r in holders if getattr(r, _KEY_COLUMNS[key].name) == value), None)
         if row is not None:
             return await follow_merges(conn, row=row), key
     return None, ""
@@ -139,18 +191,145 @@ _INSERT_GRAMS = text(
     f"INSERT INTO customer_master.customer_grams (gram, customer_id, weight, core, place) {_GRAMS_SELECT}"
 ).bindparams(*_GRAM_PARAMS)
 _CUSTOMER_COLUMNS = ("name", "company", "company_normalized", "phone_e164", "email_normalized", "credit_code")
+_CUSTOMER_PARAMS = tuple(bindparam(c, type_=Text) for c in (*_CUSTOMER_COLUMNS, "company_latin"))
+_CREATED_CTES = (
+    "created AS (INSERT INTO customer_master.customers "
+    f"(id, {', '.join(_CUSTOMER_COLUMNS)}, company_latin) "
+    f"VALUES (:id, {', '.join(':' + c for c in _CUSTOMER_COLUMNS)}, :company_latin) "
+    f"RETURNING {_CUSTOMER_COLUMNS_SQL}), "
+    f"keys AS (INSERT INTO customer_master.customer_grams (gram, customer_id, weight, core, place) {_GRAMS_SELECT})"
+)
 # A new customer and its keys: one round trip (the key rows' foreign key is checked at the statement's end).
 _INSERT_CUSTOMER = (
-    text(
-        "WITH created AS (INSERT INTO customer_master.customers "
-        f"(id, {', '.join(_CUSTOMER_COLUMNS)}, company_latin) "
-        f"VALUES (:id, {', '.join(':' + c for c in _CUSTOMER_COLUMNS)}, :company_latin) RETURNING *), "
-        f"keys AS (INSERT INTO customer_master.customer_grams (gram, customer_id, weight, core, place) {_GRAMS_SELECT}) "
-        "SELECT * FROM created"
-    )
-    .bindparams(*_GRAM_PARAMS, *(bindparam(c, type_=Text) for c in (*_CUSTOMER_COLUMNS, "company_latin")))
+    text(f"WITH {_CREATED_CTES} SELECT {_CUSTOMER_COLUMNS_SQL} FROM created")
+    .bindparams(*_GRAM_PARAMS, *_CUSTOMER_PARAMS)
     .columns(*customers.c)
 )
+# What a resolve writes once it knows its customer (:id): the source record (first time only) and the person for the
+# contact intake worker, each only when asked for. Data-modifying CTEs, so that they cost no round trip of their own.
+_RESOLVED_CTES = (
+    "source AS (INSERT INTO customer_master.customer_sources "
+    "(id, customer_id, source_ref, name, company, phone, email, matched_on) "
+    "SELECT :source_id, :id, :source_ref, :source_name, :source_company, :source_phone, :source_email, :matched_on "
+    "WHERE :with_source ON CONFLICT (customer_id, source_ref) DO NOTHING), "
+    "person AS (INSERT INTO customer_master.contact_intake (id, customer_id, source_ref, name, phone, email) "
+    "SELECT :person_id, :id, :person_ref, :person_name, :person_phone, :person_email WHERE :with_person)"
+)
+_RESOLVED_PARAMS = (
+    bindparam("id", type_=UUID(as_uuid=True)),
+    bindparam("source_id", type_=UUID(as_uuid=True)),
+    bindparam("person_id", type_=UUID(as_uuid=True)),
+    bindparam("with_source", type_=Boolean),
+    bindparam("with_person", type_=Boolean),
+    *(
+        bindparam(name, type_=Text)
+        for name in (
+            "source_ref",
+            "source_name",
+            "source_company",
+            "source_phone",
+            "source_email",
+            "matched_on",
+            "person_ref",
+            "person_name",
+            "person_phone",
+            "person_email",
+        )
+    ),
+)
+# A resolve that creates its customer: the customer, its keys, its source record and its person in one statement
+# (the foreign keys of the rows that name it are checked at the statement's end, when it exists).
+_CREATE_RESOLVED = (
+    text(f"WITH {_CREATED_CTES}, {_RESOLVED_CTES} SELECT {_CUSTOMER_COLUMNS_SQL} FROM created")
+    .bindparams(*(p for p in _GRAM_PARAMS if p.key != "id"), *_CUSTOMER_PARAMS, *_RESOLVED_PARAMS)
+    .columns(*customers.c)
+)
+# A resolve that found its customer: its writes, and the customer's row (the lookup read only its keys).
+_RECORD_RESOLVED = (
+    text(f"WITH {_RESOLVED_CTES} SELECT {_CUSTOMER_COLUMNS_SQL} FROM customer_master.customers WHERE id = :id")
+    .bindparams(*_RESOLVED_PARAMS)
+    .columns(*customers.c)
+)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """The values a source record brought to a resolve, and how it resolved (customer_sources)."""
+
+    source_ref: str
+    name: str | None
+    company: str | None
+    phone: str | None
+    email: str | None
+    matched_on: str
+
+
+@dataclass(frozen=True)
+class Person:
+    """The person a resolve named, as given, for the contact intake worker (contact_intake)."""
+
+    source_ref: str
+    name: str
+    phone: str
+    email: str
+
+
+def _resolved_values(source: SourceRecord | None, person: Person | None) -> dict[str, Any]:
+    """The parameters of _RESOLVED_CTES."""
+    return {
+        "with_source": source is not None,
+        "source_id": uuid.uuid4() if source is not None else None,
+        "source_ref": source.source_ref if source is not None else None,
+        "source_name": source.name if source is not None else None,
+        "source_company": source.company if source is not None else None,
+        "source_phone": source.phone if source is not None else None,
+        "source_email": source.email if source is not None else None,
+        "matched_on": source.matched_on if source is not None else None,
+        "with_person": person is not None,
+        "person_id": uuid.uuid4() if person is not None else None,
+        "person_ref": person.source_ref if person is not None else None,
+        "person_name": person.name if person is not None else None,
+        "person_phone": person.phone if person is not None else None,
+        "person_email": person.email if person is not None else None,
+    }
+
+
+async def create_resolved(
+    conn: AsyncConnection,
+    *,
+    name: str,
+    company: str | None,
+    company_normalized: str | None,
+    phone_e164: str | None,
+    email_normalized: str | None,
+    credit_code: str | None,
+    company_latin: str | None,
+    company_grams: list[str],
+    source: SourceRecord | None,
+    person: Person | None,
+) -> Row:
+    """A resolve's new customer with its search keys, its source record and its person, in one statement."""
+    values = {
+        "id": uuid.uuid4(),
+        "name": name,
+        "company": company,
+        "company_normalized": company_normalized,
+        "phone_e164": phone_e164,
+        "email_normalized": email_normalized,
+        "credit_code": credit_code,
+        "company_latin": company_latin,
+        **_gram_values(company_grams),
+        **_resolved_values(source, person),
+    }
+    return (await conn.execute(_CREATE_RESOLVED, values)).one()
+
+
+async def record_resolved(
+    conn: AsyncConnection, *, customer_id: uuid.UUID, source: SourceRecord | None, person: Person | None
+) -> Row:
+    """A resolve's source record (first time only) and person for the customer it found, in one statement; returns
+    the customer's row."""
+    return (await conn.execute(_RECORD_RESOLVED, {"id": customer_id, **_resolved_values(source, person)})).one()
 
 
 def _gram_values(grams: list[str]) -> dict[str, Any]:
@@ -167,34 +346,6 @@ async def insert_grams(conn: AsyncConnection, *, customer_id: uuid.UUID, grams: 
     """Add the search keys of a customer that has none, each weighing 1 / their number."""
     if grams:
         await conn.execute(_INSERT_GRAMS, {"id": customer_id, **_gram_values(grams)})
-
-
-async def record_source(
-    conn: AsyncConnection,
-    *,
-    customer_id: uuid.UUID,
-    source_ref: str,
-    name: str | None,
-    company: str | None,
-    phone: str | None,
-    email: str | None,
-    matched_on: str,
-) -> None:
-    """Remember that a source record resolved to a customer and the values it brought (first time only)."""
-    await conn.execute(
-        pg_insert(customer_sources)
-        .values(
-            id=uuid.uuid4(),
-            customer_id=customer_id,
-            source_ref=source_ref,
-            name=name,
-            company=company,
-            phone=phone,
-            email=email,
-            matched_on=matched_on,
-        )
-        .on_conflict_do_nothing(index_elements=["customer_id", "source_ref"])
-    )
 
 
 async def list_sources(conn: AsyncConnection, *, customer_id: uuid.UUID) -> list[Row]:
@@ -274,14 +425,9 @@ async def find_candidates(
         query = select(customers).where(or_(*exact), live).limit(limit)
         rows.update((row.id, row) for row in (await conn.execute(query)).all())
     if company_grams:
-        common = await common_grams(conn)
-        rare = [g for g in company_grams if common.get(g, 0.0) < COMMON_GRAM_SHARE]
-        if not rare:
-            # Every pair is common (a name made of common words): search by the two least common.
-            rare = sorted(company_grams, key=lambda g: common.get(g, 0.0))[:2]
-        pool = await candidate_pool(conn, grams=rare, query_keys=len(company_grams), size=limit * POOL_FACTOR)
-        ranked = rank(pool) if rank is not None else [entry[0] for entry in pool]
-        rows.update((row.id, row) for row in await live_customers(conn, customer_ids=ranked[:limit]))
+        grams = await search_grams(conn, grams=company_grams)
+        pool = await candidate_pool(conn, grams=grams, query_keys=len(company_grams), size=limit * POOL_FACTOR)
+        rows.update((row.id, row) for row in await pooled_customers(conn, pool=pool, limit=limit, rank=rank))
     elif company_latin:
         # pg_trgm's % uses pg_trgm.similarity_threshold, 0.3 unless a session changed it (nothing here does).
         query = (
@@ -295,37 +441,43 @@ async def find_candidates(
     return list(rows.values())
 
 
-# How many customers (times the candidates wanted) the index ranking hands to the scorer's ranking.
-POOL_FACTOR = 6
-# (customer id, core, place prefix) of a customer in the pool.
-PoolEntry = tuple[uuid.UUID, str, str]
+async def search_grams(conn: AsyncConnection, *, grams: list[str]) -> list[str]:
+    """The keys a pool is searched by: the rare ones, or the two least common when every one is common."""
+    common = await common_grams(conn)
+    rare = [g for g in grams if common.get(g, 0.0) < COMMON_GRAM_SHARE]
+    # Every pair is common (a name made of common words): search by the two least common.
+    return rare or sorted(grams, key=lambda g: common.get(g, 0.0))[:2]
 
 
 async def candidate_pool(conn: AsyncConnection, *, grams: list[str], query_keys: int, size: int) -> list[PoolEntry]:
     """The size customers holding most of these keys (by containment, see find_candidates), with core and place."""
-    contained = func.sum(customer_grams.c.weight) + func.count() / float(max(query_keys, 1))
-    query = (
-        # Every row of a customer carries the same core and place; "C" spares the locale-aware comparisons.
-        select(
-            customer_grams.c.customer_id,
-            func.min(customer_grams.c.core.collate("C")),
-            func.min(customer_grams.c.place.collate("C")),
-        )
-        # One array parameter, not one per key: the statement's text stays the same and is prepared once.
-        .where(customer_grams.c.gram == func.any(bindparam("grams", grams, type_=ARRAY(Text))))
-        .group_by(customer_grams.c.customer_id)
-        .order_by(contained.desc())
-        .limit(size)
-    )
-    return [(customer_id, core, place) for customer_id, core, place in (await conn.execute(query)).all()]
+    params = {"grams": grams, "query_keys": float(max(query_keys, 1)), "size": size}
+    return [(customer_id, core, place) for customer_id, core, place in (await conn.execute(_CANDIDATE_POOL, params))]
+
+
+async def pooled_customers(
+    conn: AsyncConnection,
+    *,
+    pool: list[PoolEntry],
+    limit: int,
+    rank: Callable[[list[PoolEntry]], list[uuid.UUID]] | None = None,
+) -> list[Row]:
+    """The best limit live customers of a pool, ordered by rank (else in the pool's order)."""
+    ranked = rank(pool) if rank is not None else [entry[0] for entry in pool]
+    return await live_customers(conn, customer_ids=ranked[:limit])
+
+
+# One array parameter, not one per id: the statement's text stays the same and is prepared once.
+_LIVE_CUSTOMERS = select(customers).where(
+    customers.c.id == func.any(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))), customers.c.merged_into.is_(None)
+)
 
 
 async def live_customers(conn: AsyncConnection, *, customer_ids: list[uuid.UUID]) -> list[Row]:
     """These customers, in the order given, those merged into another left out."""
     if not customer_ids:
         return []
-    query = select(customers).where(customers.c.id.in_(customer_ids), customers.c.merged_into.is_(None))
-    found = {row.id: row for row in (await conn.execute(query)).all()}
+    found = {row.id: row for row in (await conn.execute(_LIVE_CUSTOMERS, {"ids": customer_ids})).all()}
     return [found[i] for i in customer_ids if i in found]
 
 
@@ -945,16 +1097,20 @@ async def insert_contact_intake(
     )
 
 
+_CLAIM_CONTACT_INTAKE = (
+    select(contact_intake, customers.c.merged_into.label("account_merged_into"))
+    .join(customers, customers.c.id == contact_intake.c.customer_id)
+    .where(contact_intake.c.attempts < bindparam("max_attempts"))
+    .order_by(contact_intake.c.received_at)
+    .limit(bindparam("limit"))
+    .with_for_update(of=contact_intake, skip_locked=True)
+)
+
+
 async def claim_contact_intake(conn: AsyncConnection, *, limit: int, max_attempts: int) -> list[Row]:
-    """The oldest queued people no other worker holds, locked until the caller's transaction ends."""
-    query = (
-        select(contact_intake)
-        .where(contact_intake.c.attempts < max_attempts)
-        .order_by(contact_intake.c.received_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list((await conn.execute(query)).all())
+    """The oldest queued people no other worker holds, locked until the caller's transaction ends; each with
+    account_merged_into, its account's merged_into (so that only merged accounts cost a lookup)."""
+    return list((await conn.execute(_CLAIM_CONTACT_INTAKE, {"limit": limit, "max_attempts": max_attempts})).all())
 
 
 async def delete_contact_intake(conn: AsyncConnection, *, ids: list[uuid.UUID]) -> None:
@@ -1026,13 +1182,19 @@ async def contacts_by_keys(conn: AsyncConnection, *, keys: list[str], customer_i
     return list((await conn.execute(query)).all())
 
 
-_INTAKE_KEYS = text(
+# The last write of a batch in one statement: accounts marked for a rebuild, the batch's queue rows forgotten, and
+# the contacts' new keys (after the contacts they name, which earlier statements wrote).
+_INTAKE_FINISH = text(
+    f"WITH marked AS (INSERT INTO {account_golden.fullname} (customer_id, rules_version) "
+    "SELECT unnest(:stale), -1 ON CONFLICT (customer_id) DO UPDATE SET rules_version = -1), "
+    f"done AS (DELETE FROM {contact_intake.fullname} WHERE id = ANY(:done)) "
     f"INSERT INTO {contact_keys.fullname} (key, contact_id) SELECT * FROM unnest(:keys, :ids) ON CONFLICT DO NOTHING"
-).bindparams(bindparam("keys", type_=ARRAY(Text)), bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
-_INTAKE_STALE = text(
-    f"INSERT INTO {account_golden.fullname} (customer_id, rules_version) SELECT unnest(:ids), -1 "
-    "ON CONFLICT (customer_id) DO UPDATE SET rules_version = -1"
-).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+).bindparams(
+    bindparam("stale", type_=ARRAY(UUID(as_uuid=True))),
+    bindparam("done", type_=ARRAY(UUID(as_uuid=True))),
+    bindparam("keys", type_=ARRAY(Text)),
+    bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
+)
 
 
 async def write_intake_batch(
@@ -1043,8 +1205,10 @@ async def write_intake_batch(
     sources: list[dict[str, Any]],
     keys: list[tuple[str, uuid.UUID]],
     stale_accounts: list[uuid.UUID],
+    done: list[uuid.UUID],
 ) -> None:
-    """Every write of an intake batch, a statement per kind: new contacts, changed goldens, sources, keys, marks."""
+    """Every write of an intake batch: new contacts, changed goldens and sources a statement each, then the keys,
+    the accounts' marks and forgetting the batch's queue rows (done) together."""
     if created:
         await conn.execute(insert(contacts), created)
     if updated:
@@ -1063,7 +1227,5 @@ async def write_intake_batch(
         await conn.execute(stmt, [{**{k: v for k, v in c.items() if k != "id"}, "b_id": c["id"]} for c in updated])
     if sources:
         await conn.execute(insert(contact_sources), sources)
-    if keys:
-        await conn.execute(_INTAKE_KEYS, {"keys": [k for k, _ in keys], "ids": [i for _, i in keys]})
-    if stale_accounts:
-        await conn.execute(_INTAKE_STALE, {"ids": stale_accounts})
+    params = {"stale": stale_accounts, "done": done, "keys": [k for k, _ in keys], "ids": [i for _, i in keys]}
+    await conn.execute(_INTAKE_FINISH, params)

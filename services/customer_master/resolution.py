@@ -19,7 +19,7 @@ from crm_common.metrics import CUSTOMER_MATCH_DURATION, CUSTOMERS_RESOLVED
 from crm_common.service import Runtime
 from customer_master import contacts, repository
 from customer_master.convert import to_timestamp
-from customer_master.domain import match_keys, validate_keys
+from customer_master.domain import MatchKeys, match_keys, validate_keys
 from customer_master.matching import (
     AUTO_MATCH,
     REVIEW,
@@ -113,12 +113,16 @@ def forget_rules() -> None:
     _rules_cache.update(rules=None)
 
 
+# How many candidates a search scores.
+CANDIDATES = 50
+
+
 async def scored_candidates(
     conn: AsyncConnection,
     query: Record,
     rules: MatchRules,
     *,
-    limit: int = 50,
+    limit: int = CANDIDATES,
     exclude: Row | None = None,
     keys_checked: bool = False,
 ) -> list[ScoredCandidate]:
@@ -141,9 +145,25 @@ async def scored_candidates(
         rank=_by_core_similarity(company) if company is not None and has_han(company.core) else None,
     )
     distinct = await repository.rejected_partners(conn, customer_id=exclude.id) if exclude is not None else set()
-    scored = [ScoredCandidate(row, score_pair(query, record_of(row), rules)) for row in rows if row.id not in distinct]
-    scored.sort(key=lambda c: c.result.score, reverse=True)
+    scored = _scored(query, [row for row in rows if row.id not in distinct], rules)
     CUSTOMER_MATCH_DURATION.observe(time.perf_counter() - started)
+    return scored
+
+
+async def _scored_pool(
+    conn: AsyncConnection, query: Record, rules: MatchRules, company: CompanyName, pool: list[repository.PoolEntry]
+) -> list[ScoredCandidate]:
+    """scored_candidates with the exact keys checked, from a candidate pool already read (resolve_lookup's)."""
+    started = time.perf_counter()
+    rows = await repository.pooled_customers(conn, pool=pool, limit=CANDIDATES, rank=_by_core_similarity(company))
+    scored = _scored(query, rows, rules)
+    CUSTOMER_MATCH_DURATION.observe(time.perf_counter() - started)
+    return scored
+
+
+def _scored(query: Record, rows: list[Row], rules: MatchRules) -> list[ScoredCandidate]:
+    scored = [ScoredCandidate(row, score_pair(query, record_of(row), rules)) for row in rows]
+    scored.sort(key=lambda c: c.result.score, reverse=True)
     return scored
 
 
@@ -166,28 +186,57 @@ async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolut
     if violations:
         raise InvalidArgument(violations)
     lock_names = keys.lock_names() + ([f"customer_master:credit_code:{code}"] if code else [])
+    exact = ([("credit_code", code)] if code else []) + keys.present()
+    company = normalize_company_name(request.company) if request.company else None
+    # A property computed on every read: once here.
+    company_grams = company.grams if company is not None else []
+    query = Record(
+        company=request.company,
+        credit_code=code,
+        phone=keys.phone or "",
+        email=keys.email or "",
+        contact=request.name,
+    )
     async with runtime.db.transaction() as conn:
-        # Locks on every key first: a concurrent resolve sharing any key waits, then finds what this one made.
-        await repository.lock_keys_at_once(conn, lock_names=sorted(lock_names))
-        exact = ([("credit_code", code)] if code else []) + keys.present()
-        customer, matched_on = await repository.find_customer_by_keys(conn, keys=exact)
-        query = Record(
-            company=request.company,
-            credit_code=code,
-            phone=keys.phone or "",
-            email=keys.email or "",
-            contact=request.name,
+        grams = await repository.search_grams(conn, grams=company_grams) if company_grams else []
+        # Locks on every key first: a concurrent resolve sharing any key waits, then finds what this one made. The
+        # candidate pool comes with the lookup (when no key matched), as scored_candidates would search it.
+        lookup = await repository.resolve_lookup(
+            conn,
+            lock_names=sorted(lock_names),
+            keys=exact,
+            grams=grams,
+            query_keys=len(company_grams),
+            pool_size=CANDIDATES * repository.POOL_FACTOR,
         )
+        found, matched_on = await repository.first_holder(conn, holders=lookup.holders, keys=exact)
         best: ScoredCandidate | None = None
-        if customer is None:
-            candidates = await scored_candidates(conn, query, await cached_rules(conn), keys_checked=True)
+        if found is None:
+            rules = await cached_rules(conn)
+            if lookup.pool is not None and company is not None:
+                candidates = await _scored_pool(conn, query, rules, company, lookup.pool)
+            else:
+                candidates = await scored_candidates(conn, query, rules, keys_checked=True)
             best = next((c for c in candidates if c.result.decision in (AUTO_MATCH, REVIEW)), None)
             if best is not None and best.result.decision == AUTO_MATCH:
-                customer, matched_on = best.row, "fuzzy"
-        created = customer is None
+                found, matched_on = best.row, "fuzzy"
+        source = (
+            repository.SourceRecord(
+                source_ref=request.source_ref,
+                name=request.name.strip() or None,
+                company=request.company.strip() or None,
+                phone=keys.phone,
+                email=request.email.strip() or None,
+                matched_on=matched_on or "created",
+            )
+            if request.source_ref
+            else None
+        )
+        person = await contacts.capture_resolved(conn, request=request)
+        created = found is None
         review_id = ""
-        if customer is None:
-            customer = await _create(runtime, conn, request, keys.phone, keys.email, keys.company, code)
+        if found is None:
+            customer = await _create(runtime, conn, request, keys, code, company, company_grams, source, person)
             if best is not None:
                 # Capture never waits for a human: the new record stands until a steward merges it.
                 review = await repository.insert_review(
@@ -198,18 +247,8 @@ async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolut
                     explanation=best.result.explanation(),
                 )
                 review_id = str(review.id)
-        if request.source_ref:
-            await repository.record_source(
-                conn,
-                customer_id=customer.id,
-                source_ref=request.source_ref,
-                name=request.name.strip() or None,
-                company=request.company.strip() or None,
-                phone=keys.phone,
-                email=request.email.strip() or None,
-                matched_on=matched_on or "created",
-            )
-        await contacts.capture_resolved(conn, customer_id=customer.id, request=request)
+        else:
+            customer = await repository.record_resolved(conn, customer_id=found.id, source=source, person=person)
     CUSTOMERS_RESOLVED.labels(matched_on or "created").inc()
     log.info(
         "customer resolved",
@@ -234,22 +273,35 @@ async def _create(
     runtime: Runtime,
     conn: AsyncConnection,
     request: ResolveRequest,
-    phone: str | None,
-    email: str | None,
-    company_key: str | None,
+    keys: MatchKeys,
     code: str,
+    company: CompanyName | None,
+    company_grams: list[str],
+    source: repository.SourceRecord | None,
+    person: repository.Person | None,
 ) -> Row:
-    company = request.company.strip()
-    customer = await repository.insert_customer(
+    """The new customer with its keys, source record and person (one statement), and its CustomerCreated event."""
+    stored = request.company.strip()
+    # The name as stored is parsed for its keys: the request's parse (and its keys) when they are the same text.
+    parsed = normalize_company_name(stored) if stored else None
+    if parsed is None:
+        grams = []
+    elif parsed is company:
+        grams = company_grams
+    else:
+        grams = parsed.grams
+    customer = await repository.create_resolved(
         conn,
         name=request.name.strip(),
-        company=company or None,
-        company_normalized=company_key,
-        phone_e164=phone,
-        email_normalized=email,
+        company=stored or None,
+        company_normalized=keys.company,
+        phone_e164=keys.phone,
+        email_normalized=keys.email,
         credit_code=code or None,
-        company_latin=normalize_company_name(company).latin or None if company else None,
-        company_grams=normalize_company_name(company).grams if company else None,
+        company_latin=parsed.latin or None if parsed is not None else None,
+        company_grams=grams,
+        source=source,
+        person=person,
     )
     await runtime.stage(
         conn,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crm.customer.v1 import contact_pb2, contact_pb2_grpc, customer_pb2, customer_pb2_grpc
 from crm.events.v1 import customer_events_pb2
@@ -393,3 +393,42 @@ async def test_the_service_wiring_links_resolved_people_in_the_background(runtim
         for loop in loops:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
+
+
+async def test_a_person_queued_for_an_account_merged_since_joins_the_survivor(runtime: Runtime) -> None:
+    survivor = await resolve_customer(runtime, ResolveRequest(name="陶然", phone=_phone(), source_ref="lead:m1"))
+    merged = await resolve_customer(runtime, ResolveRequest(name="韩梅", phone=_phone(), source_ref="lead:m2"))
+    async with runtime.db.transaction() as conn:
+        await stewardship.merge_customers(
+            runtime, conn, survivor_id=survivor.customer.id, merged_id=merged.customer.id, actor=stewardship.Actor("s")
+        )
+    while await process_intake(runtime.db):
+        pass
+    async with runtime.db.connect() as conn:
+        people = await repository.list_contacts(conn, customer_id=survivor.customer.id, limit=10)
+        queued = select(intake_table).where(intake_table.c.source_ref.in_(["lead:m1", "lead:m2"]))
+        left = (await conn.execute(queued)).all()
+    assert sorted(p.name for p in people) == ["陶然", "韩梅"] and left == []
+
+
+async def test_an_intake_batch_costs_few_round_trips(runtime: Runtime) -> None:
+    # Statements per batch (BEGIN and COMMIT aside), caches warm: claim, account locks, savepoint, the two lookups,
+    # contacts, sources, then keys with marks and the queue rows' deletion, release.
+    while await process_intake(runtime.db):
+        pass
+    statements: list[str] = []
+    working = asyncio.current_task()
+
+    def sent(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if asyncio.current_task() is working:  # not the outbox relay's
+            statements.append(statement)
+
+    await resolve_customer(runtime, ResolveRequest(name="苏青", phone=_phone(), source_ref="lead:rt1"))
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", sent)
+    try:
+        assert await process_intake(runtime.db) == 1
+    finally:
+        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", sent)
+    assert len(statements) == 9, statements
+    async with runtime.db.connect() as conn:
+        assert (await conn.execute(select(intake_table).where(intake_table.c.source_ref == "lead:rt1"))).all() == []

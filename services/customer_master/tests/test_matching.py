@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import unicodedata
+
 import pytest
 
 from customer_master.matching import (
@@ -17,7 +20,15 @@ from customer_master.matching import (
     score_pair,
     valid_credit_code,
 )
-from customer_master.names import CompanyName, normalize_company_name, normalize_person_name, split_industry
+from customer_master.names import (
+    CompanyName,
+    _t2s,
+    _t2s_entries,
+    fold,
+    normalize_company_name,
+    normalize_person_name,
+    split_industry,
+)
 
 # Real-world spellings of one company: each pair must reduce to the same key.
 SAME_COMPANY = [
@@ -250,3 +261,22 @@ def test_pool_ranking_uses_the_scorers_own_core_similarity() -> None:
 def test_latin_key_of_a_chinese_name_is_its_pinyin() -> None:
     assert normalize_company_name("杭州华信科技有限公司").latin == "huaxinkeji"
     assert normalize_company_name("Hangzhou Huaxin Technology Co., Ltd.").latin == "huaxinkeji"
+
+
+def test_fold_skips_the_converter_only_for_texts_it_would_hand_back_unchanged() -> None:
+    entries = _t2s_entries()
+    assert entries is not None
+    characters, phrases = entries
+    rng = random.Random(7)
+    texts = ["有序", "沈默", "沈船", "有序科技有限公司", "一目瞭然", "反覆", "乾隆", "頭髮", "ＡＢＣ（有限公司）"]
+    texts += ["Acme Co., Ltd.", "杭州恒信科技有限公司", "上海浦東發展銀行", "张丽", "張麗", "萬科企業", "万科企业"]
+    for _ in range(3000):
+        chars = [chr(0x4E00 + rng.randrange(20992)) for _ in range(rng.randint(1, 10))]
+        if rng.random() < 0.3:
+            chars.insert(rng.randrange(len(chars)), rng.choice(sorted(characters)))
+        if rng.random() < 0.1:
+            chars.insert(rng.randrange(len(chars)), rng.choice(phrases))
+        texts.append("".join(chars))
+    for text in texts:
+        assert fold(text) == _t2s().convert(unicodedata.normalize("NFKC", text).casefold()), text
+    assert fold("張麗") == "张丽" and fold("有序科技") == _t2s().convert("有序科技")

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from nats.aio.msg import Msg
 from prometheus_client import REGISTRY
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import customer_events_pb2
@@ -24,10 +25,16 @@ from customer_master.resolution import (
     resolve_customer,
     scored_candidates,
 )
+from customer_master.tables import contact_intake
 
 
 def _phone() -> str:
     return f"+86139{random.randrange(10**8):08d}"
+
+
+def _han(count: int) -> str:
+    """Chinese characters drawn at random: a company core no other test's customer resembles."""
+    return "".join(chr(0x4E00 + random.randrange(20000)) for _ in range(count))
 
 
 def _resolved(matched_on: str) -> float:
@@ -209,3 +216,122 @@ async def test_changed_match_rules_apply_to_the_next_resolve(runtime: Runtime) -
         async with runtime.db.transaction() as conn:
             await repository.put_setting(conn, key="match_rules", value=MatchRules().to_dict(), updated_by="t")
         forget_rules()
+
+
+async def _advisory_lock_awaited(runtime: Runtime) -> None:
+    """Returns once some session waits for an advisory lock."""
+    async with asyncio.timeout(10):
+        while True:
+            async with runtime.db.read() as conn:
+                waiting = await conn.scalar(
+                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                )
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+
+
+async def test_a_resolve_waiting_for_a_key_sees_the_customer_its_holder_committed(runtime: Runtime) -> None:
+    # The lookup takes the locks and reads in one call: its read must run after the lock is granted, in a snapshot
+    # taken then (not when the call began), or it would miss this customer and create a second one.
+    phone = _phone()
+    async with runtime.db.transaction() as holder:
+        await repository.lock_keys(holder, lock_names=[f"customer_master:phone:{phone}"])
+        waiting = asyncio.create_task(resolve_customer(runtime, ResolveRequest(phone=phone, source_ref="lead:w1")))
+        await _advisory_lock_awaited(runtime)
+        assert not waiting.done()
+        stored = await repository.insert_customer(
+            holder, name="", company=None, company_normalized=None, phone_e164=phone, email_normalized=None
+        )
+    resolved = await waiting
+    assert (resolved.created, resolved.matched_on, resolved.customer.id) == (False, "phone", stored.id)
+    assert resolved.customer.phone_e164 == phone and resolved.customer.created_at is not None
+
+
+async def test_two_resolves_of_one_new_phone_at_once_make_one_customer(runtime: Runtime) -> None:
+    phone = _phone()
+    first, second = await asyncio.gather(
+        resolve_customer(runtime, ResolveRequest(name="甲", phone=phone, source_ref="lead:t1")),
+        resolve_customer(runtime, ResolveRequest(name="乙", phone=phone, source_ref="lead:t2")),
+    )
+    assert first.customer.id == second.customer.id
+    assert sorted((first.created, second.created)) == [False, True]
+    async with runtime.db.connect() as conn:
+        sources = await repository.list_sources(conn, customer_id=first.customer.id)
+    assert sorted(s.source_ref for s in sources) == ["lead:t1", "lead:t2"]
+
+
+async def test_the_lookup_reads_the_pool_only_when_no_key_matches(runtime: Runtime) -> None:
+    tag = chr(0x4E00 + random.randrange(5000, 9000))
+    async with runtime.db.transaction() as conn:
+        target = await _store_company(conn, f"獬{tag}达实业科技有限公司")
+    grams = normalize_company_name(f"獬{tag}讯实业科技").grams
+    async with runtime.db.transaction() as conn:
+        lookup = await repository.resolve_lookup(
+            conn, lock_names=[], keys=[("phone", _phone())], grams=grams, query_keys=len(grams), pool_size=300
+        )
+        pool = await repository.candidate_pool(conn, grams=grams, query_keys=len(grams), size=300)
+    assert lookup.holders == []
+    assert lookup.pool == pool and target in {customer_id for customer_id, _, _ in pool}
+
+    phone = _phone()
+    held = await resolve_customer(runtime, ResolveRequest(phone=phone))
+    async with runtime.db.transaction() as conn:
+        lookup = await repository.resolve_lookup(
+            conn, lock_names=[], keys=[("phone", phone)], grams=grams, query_keys=len(grams), pool_size=300
+        )
+    assert [row.id for row in lookup.holders] == [held.customer.id] and lookup.pool is None
+
+
+async def test_a_resolve_costs_few_round_trips(runtime: Runtime) -> None:
+    # Statements sent per resolve (BEGIN and COMMIT aside), caches warm: a budget, so that a change adding a round
+    # trip to every lead is noticed. New customer: lookup, candidates, the customer with its writes, its event.
+    statements: list[str] = []
+    resolving = asyncio.current_task()
+
+    def sent(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if asyncio.current_task() is resolving:  # not the outbox relay's
+            statements.append(statement)
+
+    await resolve_customer(runtime, ResolveRequest(name="王伟", company=f"杭州{_han(3)}科技有限公司", phone=_phone()))
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", sent)
+    try:
+        phone = _phone()
+        request = ResolveRequest(name="张丽", company=f"杭州{_han(3)}科技", phone=phone, source_ref="lead:b")
+        created = await resolve_customer(runtime, request)
+        assert created.created and len(statements) == 4, statements
+        statements.clear()
+        again = await resolve_customer(runtime, ResolveRequest(name="张丽", phone=phone, source_ref="lead:b2"))
+        assert (again.created, again.matched_on) == (False, "phone") and len(statements) == 2, statements
+    finally:
+        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", sent)
+
+
+async def test_a_resolve_writes_its_source_and_person_in_the_statement_that_creates_the_customer(
+    runtime: Runtime,
+) -> None:
+    phone, company = _phone(), f"宁波{_han(3)}科技"
+    created = await resolve_customer(
+        runtime,
+        ResolveRequest(name=" 李娜 ", company=f" {company} ", phone=phone, email="Li@X.cn", source_ref="lead:w"),
+    )
+    matched = await resolve_customer(runtime, ResolveRequest(name="李娜", phone=phone, source_ref="lead:w2"))
+    bare = await resolve_customer(runtime, ResolveRequest(company=f"{uuid.uuid4().hex[:8]}有限公司"))
+    async with runtime.db.connect() as conn:
+        sources = await repository.list_sources(conn, customer_id=created.customer.id)
+        queued = (
+            await conn.execute(
+                select(contact_intake.c.customer_id, contact_intake.c.source_ref, contact_intake.c.name).where(
+                    contact_intake.c.customer_id.in_([created.customer.id, bare.customer.id])
+                )
+            )
+        ).all()
+    assert created.customer.company == company and created.customer.name == "李娜"
+    assert [(s.source_ref, s.name, s.company, s.phone, s.email, s.matched_on) for s in sources] == [
+        ("lead:w", "李娜", company, phone, "Li@X.cn", "created"),
+        ("lead:w2", "李娜", None, phone, None, "phone"),
+    ]
+    assert matched.customer.id == created.customer.id and matched.customer.company == company
+    # Queued people wait for the intake worker (others' tests may have linked them already): never the bare company.
+    assert all(row.customer_id == created.customer.id for row in queued)
+    assert {row.name for row in queued} <= {" 李娜 ", "李娜"}
