@@ -6,6 +6,8 @@ import re
 import time
 from collections.abc import Callable, Iterable
 
+from opentelemetry import trace
+from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from starlette.datastructures import Headers
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,6 +16,7 @@ from crm_common.metrics import HTTP_SERVER_DURATION
 from gateway.core.errors import Problem, problem_response
 
 _PATHS_KEPT = 4096
+UNMATCHED = "unmatched"
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 
 
@@ -93,7 +96,7 @@ class RouteTemplates:
         if self._compiled is None:
             # Built on first use: routes are all registered by then, in the order the router tries them.
             self._compiled = [(compile_path(t)[0], t) for t in self._templates()]
-        found = next((t for pattern, t in self._compiled if pattern.match(path)), "unmatched")
+        found = next((t for pattern, t in self._compiled if pattern.match(path)), UNMATCHED)
         if len(self._seen) >= _PATHS_KEPT:  # paths with ids are endless; the bound only caps memory
             self._seen.clear()
         self._seen[path] = found
@@ -101,7 +104,11 @@ class RouteTemplates:
 
 
 class RecordRequestMetrics:
-    """Observes crm_http_server_duration_seconds by route template, method and status code."""
+    """Observes crm_http_server_duration_seconds by route template, method and status code.
+
+    It also names the request's server span after its route when the answer came before routing (401, 413,
+    405): FastAPI's tracing names only the requests it routed.
+    """
 
     def __init__(self, app: ASGIApp, templates: RouteTemplates) -> None:
         self.app = app
@@ -118,6 +125,8 @@ class RecordRequestMetrics:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if "endpoint" not in scope:
+                    self._name_span(scope)
             await send(message)
 
         try:
@@ -127,3 +136,11 @@ class RecordRequestMetrics:
             HTTP_SERVER_DURATION.labels(self.templates.of(scope["path"]), method, str(status)).observe(
                 time.perf_counter() - started
             )
+
+    def _name_span(self, scope: Scope) -> None:
+        span = trace.get_current_span()
+        route = self.templates.of(scope["path"])
+        if span.is_recording() and route != UNMATCHED:
+            method = scope["method"] if scope["method"] in _METHODS else "HTTP"
+            span.set_attribute(HTTP_ROUTE, route)
+            span.update_name(f"{method} {route}")

@@ -6,7 +6,9 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -15,6 +17,8 @@ from gateway.core.errors import FieldError, Problem, problem_response
 
 PROTECTED_PREFIX = "/v1"
 UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": "Bearer"}
+API_KEY_SCHEME = "HTTPBearer"
+_OPERATIONS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,31 @@ class RequireApiKey:
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
+
+
+def document_api_keys(app: FastAPI) -> None:
+    """Declare the bearer API key on every /v1 operation of the app's OpenAPI, as RequireApiKey enforces it."""
+    # Written into the schema once, rather than declared by a security dependency that FastAPI would resolve
+    # (and that would parse the Authorization header again) on every request.
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes[API_KEY_SCHEME] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key issued to the calling system or person.",
+            }
+            for path, operations in schema.get("paths", {}).items():
+                if is_protected(path):
+                    for method, operation in operations.items():
+                        if method in _OPERATIONS:
+                            operation["security"] = [{API_KEY_SCHEME: []}]
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def forbidden(detail: str) -> Problem:

@@ -50,6 +50,20 @@ async def test_bearer_scheme_is_case_insensitive(client: httpx.AsyncClient) -> N
     assert response.status_code == 200
 
 
+async def test_openapi_documents_the_key_on_every_v1_operation_and_no_other(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key issued to the calling system or person.",
+    }
+    operations = [(path, op) for path, item in schema["paths"].items() for op in item.values()]
+    assert {path for path, op in operations if op.get("security") == [{"HTTPBearer": []}]} == {
+        path for path, _ in operations if path.startswith("/v1/")
+    }
+    assert {path for path, op in operations if "security" not in op} == {"/healthz", "/readyz"}
+
+
 async def test_viewer_may_not_capture_a_lead(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/leads", json=LEAD, headers=auth(Role.VIEWER))
     body = assert_problem(response, 403)
