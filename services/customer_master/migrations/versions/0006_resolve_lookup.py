@@ -50,7 +50,9 @@ CREATE FUNCTION {S}.resolve_lookup(
     pooled boolean, id uuid, merged_into uuid, phone_e164 text, email_normalized text, company_normalized text,
     credit_code text, core text, place text
 )
-LANGUAGE plpgsql VOLATILE AS $$
+-- Planned for the keys at hand on every call: a generic plan of the pool query (keys unknown) cost ~2 ms a call
+-- instead of ~0.25 ms.
+LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     lock_name text;
 BEGIN
