@@ -13,7 +13,7 @@ from functools import lru_cache
 from google.protobuf.message import Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
-from nats.js.errors import FetchTimeoutError
+from nats.js.errors import NotFoundError
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -23,6 +23,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_common.bus.catalog import dead_letter_subject, decode, stream_of
+from crm_common.bus.outbox import OutboxRelay
+from crm_common.bus.pull import PullFeed
 from crm_common.db import Database
 from crm_common.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENTS_CONSUMED
 
@@ -59,6 +61,7 @@ class EventMeta:
 
 
 Handler = Callable[[AsyncConnection, Message, EventMeta], Awaitable[None]]
+BatchHandler = Callable[[AsyncConnection, Sequence[tuple[Message, EventMeta]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,11 @@ class ConsumerSpec:
     `linger_seconds` lets messages gather for that long after a batch that was not full, so a steady
     trickle is applied in batches (one transaction for several): for consumers where a little delay
     costs nothing, such as projections.
+
+    `batch_handler`, when given, applies the new events of a batch of several at once, in the batch's
+    order (say, in one multi-row statement); it must leave what `handler` would leave, applied to each
+    event in turn. If it raises, the batch rolls back and its messages are applied one at a time with
+    `handler`, so a failure is still pinned on the one message that caused it.
     """
 
     durable: str
@@ -79,6 +87,7 @@ class ConsumerSpec:
     handler: Handler
     order_by: Callable[[Message], str] | None = None
     linger_seconds: float = 0.0
+    batch_handler: BatchHandler | None = None
 
 
 @dataclass
@@ -112,9 +121,11 @@ def _record_statement(inbox: Table) -> TextClause:
 class DurableConsumer:
     """Pulls a durable consumer's messages and applies each exactly once to the service's database.
 
-    A fetched batch is applied in one transaction (one inbox statement, one commit) and acked after
-    the commit. If a handler raises, the batch rolls back, that message alone is retried with backoff
+    Messages come through a PullFeed (one pull request kept open, not one per batch). A batch of up to
+    64 is applied in one transaction (one inbox statement, one commit) and acked after the commit. If a
+    handler raises, the batch rolls back, that message alone is retried with backoff
     (or dead-lettered on its last delivery) and the others are applied again without it.
+    `on_committed` (the relay's wake-up) runs after a commit whose handlers staged events, and only then.
     """
 
     def __init__(
@@ -141,8 +152,8 @@ class DurableConsumer:
             for outcome in ("applied", "duplicate", "retried", "dead_lettered")
         }
 
-    async def subscribe(self) -> JetStreamContext.PullSubscription:
-        config = api.ConsumerConfig(
+    def _config(self) -> api.ConsumerConfig:
+        return api.ConsumerConfig(
             durable_name=self.spec.durable,
             ack_policy=api.AckPolicy.EXPLICIT,
             deliver_policy=api.DeliverPolicy.ALL,
@@ -151,42 +162,58 @@ class DurableConsumer:
             max_ack_pending=2000,
             filter_subject=self.spec.subject,
         )
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        """The durable consumer (created if missing) as a pull subscription of one's own."""
         return await self.js.pull_subscribe(
-            self.spec.subject, durable=self.spec.durable, stream=stream_of(self.spec.subject), config=config
+            self.spec.subject, durable=self.spec.durable, stream=stream_of(self.spec.subject), config=self._config()
         )
 
+    async def _open_feed(self) -> PullFeed:
+        """The durable consumer (created if missing, as `subscribe` does) and a feed of its messages."""
+        stream = stream_of(self.spec.subject)
+        try:
+            await self.js.consumer_info(stream, self.spec.durable)
+        except NotFoundError:
+            await self.js.add_consumer(stream, config=self._config())
+        feed = PullFeed(self.js, stream=stream, durable=self.spec.durable, batch=self.batch)
+        await feed.open()
+        return feed
+
     async def run(self) -> None:
-        """Fetch and handle until stopped; outages of NATS or PostgreSQL only delay messages."""
-        sub: JetStreamContext.PullSubscription | None = None
+        """Take and handle until stopped; outages of NATS or PostgreSQL only delay messages."""
+        feed: PullFeed | None = None
         last_stats = 0.0
         loop = asyncio.get_running_loop()
+        stream = stream_of(self.spec.subject)
         while not self._stopping:
             try:
-                if sub is None:
-                    sub = await self.subscribe()
-                msgs = await sub.fetch(self.batch, timeout=1.0)
-            except (FetchTimeoutError, TimeoutError):
-                msgs = []
+                if feed is None:
+                    feed = await self._open_feed()
+                msgs = await feed.take(self.batch, wait=1.0)
             except Exception as err:
                 log.warning("consumer %s cannot fetch: %s", self.spec.durable, err)
-                sub = None
+                if feed is not None:
+                    with contextlib.suppress(Exception):
+                        await feed.close()
+                    feed = None
                 await asyncio.sleep(1.0)
                 continue
             if msgs:
                 await self.handle_batch(msgs)
                 if self.spec.linger_seconds and len(msgs) < self.batch and not self._stopping:
                     await asyncio.sleep(self.spec.linger_seconds)
-            if loop.time() - last_stats > 5 and sub is not None:
+            if loop.time() - last_stats > 5:
                 last_stats = loop.time()
                 try:
-                    info = await sub.consumer_info()
+                    info = await self.js.consumer_info(stream, self.spec.durable)
                     CONSUMER_PENDING.labels(self.spec.durable).set(info.num_pending or 0)
                 except Exception as err:
                     log.debug("consumer info unavailable: %s", err)
-        if sub is not None:
-            # Unsubscribing here keeps a later connection drain from waiting on this subscription.
+        if feed is not None:
+            # Closing here keeps a later connection drain from waiting on this subscription.
             with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+                await feed.close()
 
     def stop(self) -> None:
         self._stopping = True
@@ -225,8 +252,6 @@ class DurableConsumer:
             await self._ack(delivery.msg)
         if applied:
             self._counted["applied"].inc(applied)
-            if self.on_committed:
-                self.on_committed()
         if len(deliveries) > applied:
             self._counted["duplicate"].inc(len(deliveries) - applied)
 
@@ -283,12 +308,28 @@ class DurableConsumer:
         if self.spec.order_by is not None:
             order_by = self.spec.order_by
             todo.sort(key=lambda d: order_by(d.message))  # type: ignore[arg-type]
-        for delivery in todo:
-            try:
-                await self._run_handler(conn, delivery)
-            except Exception as err:
-                raise _HandlerFailed(delivery, err) from err
+        if self.spec.batch_handler is not None and len(todo) > 1:
+            # Not a _HandlerFailed: no one message to blame, so _handle applies them one by one.
+            await self._run_batch_handler(conn, todo)
+        else:
+            for delivery in todo:
+                try:
+                    await self._run_handler(conn, delivery)
+                except Exception as err:
+                    raise _HandlerFailed(delivery, err) from err
+        # Most handlers stage nothing: waking the relay for them would cost it an empty pass per batch.
+        if self.on_committed is not None and OutboxRelay.staged_in(conn):
+            after_commit(conn, self.on_committed)
         return len(todo)
+
+    def _span_attributes(self, delivery: _Delivery) -> dict[str, str]:
+        return {
+            "messaging.system": "nats",
+            "messaging.destination.name": delivery.msg.subject,
+            "messaging.consumer.group.name": self.spec.durable,
+            "messaging.message.id": delivery.event.event_id,
+            "messaging.operation.type": "process",
+        }
 
     async def _run_handler(self, conn: AsyncConnection, delivery: _Delivery) -> None:
         """The handler inside a consumer span, a child of the span that published the event."""
@@ -297,16 +338,35 @@ class DurableConsumer:
             # From the headers alone: the batch's context (instrumentation suppressed) is not the handler's.
             context=propagate.extract(delivery.headers, context=Context()),
             kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.destination.name": delivery.msg.subject,
-                "messaging.consumer.group.name": self.spec.durable,
-                "messaging.message.id": delivery.event.event_id,
-                "messaging.operation.type": "process",
-            },
+            attributes=self._span_attributes(delivery),
         ):
             assert delivery.message is not None
             await self.spec.handler(conn, delivery.message, delivery.event)
+
+    async def _run_batch_handler(self, conn: AsyncConnection, deliveries: Sequence[_Delivery]) -> None:
+        """The batch handler, with each message's consumer span in its own trace.
+
+        Its statements serve many traces at once, so they belong to none: they run untraced, like the inbox's.
+        """
+        spans = [
+            tracer.start_span(
+                f"process {delivery.msg.subject}",
+                context=propagate.extract(delivery.headers, context=Context()),
+                kind=SpanKind.CONSUMER,
+                attributes=self._span_attributes(delivery),
+            )
+            for delivery in deliveries
+        ]
+        try:
+            assert self.spec.batch_handler is not None
+            await self.spec.batch_handler(conn, [(d.message, d.event) for d in deliveries])  # type: ignore[misc]
+        except Exception as err:
+            for span in spans:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, str(err)))
+            raise
+        finally:
+            for span in spans:
+                span.end()
 
     async def _failed(self, delivery: _Delivery, err: Exception) -> None:
         msg, event = delivery.msg, delivery.event

@@ -195,6 +195,9 @@ class OutboxRelay:
         self._recent: set[str] = set()
         self._recent_order: deque[str] = deque()
         self._listening = False
+        # Commits heard of while a pass runs: the pass may publish their events itself (see _relay_pass).
+        self._passing = False
+        self._heard: set[str] = set()
 
     async def run(self) -> None:
         """Relay until stopped; survives NATS and PostgreSQL outages by retrying with backoff."""
@@ -203,7 +206,7 @@ class OutboxRelay:
         try:
             while not self._stopping:
                 try:
-                    published = await self.publish_batch()
+                    published = await self._relay_pass()
                     backoff = 0.1
                 except Exception as err:  # NATS or PostgreSQL unavailable: keep the rows, try again
                     log.warning("outbox relay failed, retrying in %.1fs: %s", backoff, err)
@@ -220,10 +223,26 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
+    async def _relay_pass(self) -> int:
+        """One batch; a commit heard of meanwhile asks for another pass only if this one missed its events."""
+        self._passing = True
+        try:
+            return await self.publish_batch()
+        finally:
+            self._passing = False
+            if any(event_id not in self._recent for event_id in self._heard):
+                self._wake.set()
+            self._heard.clear()
+
     @property
     def listening(self) -> bool:
         """Whether commits wake this relay (LISTEN is up); otherwise it polls every `poll_seconds`."""
         return self._listening
+
+    @staticmethod
+    def staged_in(conn: AsyncConnection) -> bool:
+        """Whether the transaction open on `conn` staged events, so that its commit gives a relay work."""
+        return conn.info.get(_NOTIFIED_KEY) is conn.get_transaction()
 
     def stop(self) -> None:
         self._stopping = True
@@ -288,6 +307,9 @@ class OutboxRelay:
     def _notified(self, payload: str) -> None:
         """A commit with events: wake up, unless this relay has already published that commit's events."""
         if payload and payload in self._recent:
+            return
+        if payload and self._passing:
+            self._heard.add(payload)
             return
         self._wake.set()
 

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import nats
 import pytest
-from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import Table, create_engine, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import lead_events_pb2
@@ -22,43 +18,12 @@ from crm_common.bus.catalog import dead_letter_subject
 from crm_common.bus.consumer import ConsumerSpec, DurableConsumer, EventMeta, after_commit
 from crm_common.bus.dlq import list_dead_letters, replay
 from crm_common.bus.outbox import OutboxRelay, stage_event
-from crm_common.bus.streams import ensure_streams
-from crm_common.bus.tables import create_bus_tables, inbox_table, outbox_table
-from crm_common.db import Database, service_metadata
-from tools.devstack.infra import NatsServer
+from crm_common.tests.busbed import Bus, effects, record_effect
 
 SPANS = InMemorySpanExporter()
 _provider = TracerProvider()
 _provider.add_span_processor(SimpleSpanProcessor(SPANS))
 tracer = _provider.get_tracer("test")
-
-
-@dataclass
-class Bus:
-    db: Database
-    outbox: Table
-    inbox: Table
-    js: JetStreamContext
-    nats: NatsServer
-    libpq_url: str
-
-
-@pytest.fixture
-async def bus(fresh_db_url: str, fresh_nats: NatsServer) -> AsyncIterator[Bus]:
-    engine = create_engine(fresh_db_url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE SCHEMA bus"))
-        create_bus_tables(conn, "bus")
-    engine.dispose()
-    metadata = service_metadata("bus")
-    nc = await nats.connect(fresh_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
-    js = nc.jetstream()
-    await ensure_streams(js)
-    db = Database(fresh_db_url, instrument=False)
-    libpq = fresh_db_url.replace("postgresql+psycopg://", "postgresql://")
-    yield Bus(db, outbox_table(metadata), inbox_table(metadata), js, fresh_nats, libpq)
-    await nc.close()
-    await db.dispose()
 
 
 def _assigned(lead_id: str) -> lead_events_pb2.LeadAssigned:
@@ -175,26 +140,7 @@ class AckLostOnce(DurableConsumer):
         await super()._ack(msg)
 
 
-async def _effects_table(bus: Bus) -> None:
-    """A table handlers write their effect to, in the transaction that records the event in the inbox."""
-    async with bus.db.transaction() as conn:
-        await conn.execute(text("CREATE TABLE IF NOT EXISTS bus.effects (lead_id text NOT NULL, event_id text NOT NULL)"))
-
-
-async def _effects(bus: Bus) -> list[str]:
-    async with bus.db.connect() as conn:
-        return sorted((await conn.execute(text("SELECT lead_id FROM bus.effects"))).scalars())
-
-
-async def _record_effect(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
-    await conn.execute(
-        text("INSERT INTO bus.effects (lead_id, event_id) VALUES (:lead, :event)"),
-        {"lead": message.lead_id, "event": meta.event_id},
-    )
-
-
 async def test_consumer_applies_each_event_once_and_dead_letters_poison(bus: Bus) -> None:
-    await _effects_table(bus)
     calls: list[str] = []
     committed: list[str] = []
 
@@ -203,7 +149,7 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison(bus: Bus
         after_commit(conn, lambda: committed.append(message.lead_id))
         if message.lead_id == "poison":
             raise ValueError("cannot apply")
-        await _record_effect(conn, message, meta)
+        await record_effect(conn, message, meta)
 
     consumer = AckLostOnce(
         ConsumerSpec("test-lead-assigned", "crm.lead.assigned", handler),
@@ -230,7 +176,7 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison(bus: Bus
     await _run(consumer, until=settled, within=30)
     # a and b were each delivered twice (the first ack was "lost"), and shared a batch with the poison
     # message (rolled back, then applied one by one), yet their effect was committed once.
-    assert await _effects(bus) == ["a", "b"]
+    assert await effects(bus) == ["a", "b"]
     # What must happen once per applied event (metrics, wake-ups) waits for the commit.
     assert sorted(committed) == ["a", "b"]
     assert calls.count("poison") == 3
@@ -240,12 +186,11 @@ async def test_consumer_applies_each_event_once_and_dead_letters_poison(bus: Bus
 
 
 async def test_a_batch_is_one_transaction_and_a_repeated_event_in_it_runs_once(bus: Bus) -> None:
-    await _effects_table(bus)
     transactions: set[int] = set()
 
     async def handler(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
         transactions.add(await conn.scalar(text("SELECT txid_current()")))
-        await _record_effect(conn, message, meta)
+        await record_effect(conn, message, meta)
 
     consumer = DurableConsumer(
         ConsumerSpec("test-batch", "crm.lead.assigned", handler), db=bus.db, inbox=bus.inbox, js=bus.js, max_deliver=3
@@ -262,7 +207,7 @@ async def test_a_batch_is_one_transaction_and_a_repeated_event_in_it_runs_once(b
     msgs = await sub.fetch(10, timeout=2)
     assert len(msgs) == 3
     await consumer.handle_batch(msgs)
-    assert await _effects(bus) == ["x", "y"]
+    assert await effects(bus) == ["x", "y"]
     assert len(transactions) == 1
     info = await bus.js.consumer_info("CRM_LEAD", "test-batch")
     assert (info.num_ack_pending, info.num_pending) == (0, 0)
@@ -277,7 +222,9 @@ async def test_order_by_applies_a_batch_in_key_order(bus: Bus) -> None:
     spec = ConsumerSpec("test-ordered", "crm.lead.assigned", handler, order_by=lambda m: m.lead_id)
     consumer = DurableConsumer(spec, db=bus.db, inbox=bus.inbox, js=bus.js, max_deliver=3)
     for lead_id in ("c", "a", "b"):
-        await bus.js.publish("crm.lead.assigned", _assigned(lead_id).SerializeToString(), headers={"Nats-Msg-Id": lead_id})
+        await bus.js.publish(
+            "crm.lead.assigned", _assigned(lead_id).SerializeToString(), headers={"Nats-Msg-Id": lead_id}
+        )
     await consumer.subscribe()
     sub = await bus.js.pull_subscribe("crm.lead.assigned", durable="test-ordered")
     await consumer.handle_batch(await sub.fetch(10, timeout=2))
