@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Float, and_, cast, extract, func, literal, select, text
+from sqlalchemy import Float, TextClause, and_, cast, extract, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,34 +19,74 @@ from reporting.tables import lead_response as lr
 _PERCENTILES = literal([0.5, 0.9], ARRAY(Float))
 
 
-# One upsert per event, as plain SQL: SQLAlchemy does not cache the compiled form of an INSERT .. ON CONFLICT,
-# and these run for every lead event.
-_UPSERT = f"INSERT INTO {SCHEMA}.{lr.name} AS lr ({{columns}}) VALUES ({{values}}) ON CONFLICT (lead_id) DO UPDATE SET "
-_RECORD_CAPTURED = text(
-    _UPSERT.format(columns="lead_id, channel, captured_at", values=":lead_id, :channel, :captured_at")
+class Captured(NamedTuple):
+    """What a capture event tells the projection."""
+
+    lead_id: str
+    channel: str | None
+    captured_at: datetime
+
+
+class Assigned(NamedTuple):
+    """What an assignment event tells the projection."""
+
+    lead_id: str
+    channel: str | None
+    captured_at: datetime | None
+    assigned_at: datetime
+
+
+class FirstContact(NamedTuple):
+    """What a first contact event tells the projection."""
+
+    lead_id: str
+    captured_at: datetime | None
+    first_contact_at: datetime
+
+
+# The upserts, as plain SQL: SQLAlchemy does not cache the compiled form of an INSERT .. ON CONFLICT, and these run
+# for every lead event. Each exists for one event (VALUES) and for many (unnest of one array per column, in order).
+_COLUMN_TYPES = {"lead_id": "text", "channel": "text"}
+_SETS = {
     # The capture event is the authority on when and through which channel.
-    + "channel = coalesce(excluded.channel, lr.channel), captured_at = excluded.captured_at, updated_at = now()"
-)
-_RECORD_ASSIGNED = text(
-    _UPSERT.format(
-        columns="lead_id, channel, captured_at, assigned_at", values=":lead_id, :channel, :captured_at, :assigned_at"
-    )
+    Captured: "channel = coalesce(excluded.channel, lr.channel), captured_at = excluded.captured_at,"
+    " updated_at = now()",
     # LEAST ignores NULLs, so the first assignment wins whichever event arrives first.
-    + "channel = coalesce(lr.channel, excluded.channel), captured_at = coalesce(lr.captured_at, excluded.captured_at),"
-    " assigned_at = least(lr.assigned_at, excluded.assigned_at), updated_at = now()"
-)
-_RECORD_FIRST_CONTACT = text(
-    _UPSERT.format(
-        columns="lead_id, captured_at, first_contact_at", values=":lead_id, :captured_at, :first_contact_at"
+    Assigned: "channel = coalesce(lr.channel, excluded.channel),"
+    " captured_at = coalesce(lr.captured_at, excluded.captured_at),"
+    " assigned_at = least(lr.assigned_at, excluded.assigned_at), updated_at = now()",
+    FirstContact: "captured_at = coalesce(lr.captured_at, excluded.captured_at),"
+    " first_contact_at = least(lr.first_contact_at, excluded.first_contact_at), updated_at = now()",
+}
+
+
+def _upsert(fields: tuple[str, ...], rows: str, set_clause: str) -> TextClause:
+    return text(
+        f"INSERT INTO {SCHEMA}.{lr.name} AS lr ({', '.join(fields)}) {rows} "
+        f"ON CONFLICT (lead_id) DO UPDATE SET {set_clause}"
     )
-    + "captured_at = coalesce(lr.captured_at, excluded.captured_at),"
-    " first_contact_at = least(lr.first_contact_at, excluded.first_contact_at), updated_at = now()"
-)
+
+
+_ONE = {
+    facts: _upsert(facts._fields, f"VALUES ({', '.join(':' + f for f in facts._fields)})", set_clause)
+    for facts, set_clause in _SETS.items()
+}
+# Rows in the arrays' order (the batch's, by lead), so concurrent batches lock their rows in one order.
+_MANY = {
+    facts: _upsert(
+        facts._fields,
+        f"SELECT {', '.join(facts._fields)} FROM unnest("
+        + ", ".join(f"CAST(:{f} AS {_COLUMN_TYPES.get(f, 'timestamptz')}[])" for f in facts._fields)
+        + f") WITH ORDINALITY AS batch({', '.join(facts._fields)}, position) ORDER BY position",
+        set_clause,
+    )
+    for facts, set_clause in _SETS.items()
+}
 
 
 async def record_captured(conn: AsyncConnection, *, lead_id: str, channel: str | None, captured_at: datetime) -> None:
     """Project a capture: the capture event is the authority on when and through which channel."""
-    await conn.execute(_RECORD_CAPTURED, {"lead_id": lead_id, "channel": channel, "captured_at": captured_at})
+    await conn.execute(_ONE[Captured], {"lead_id": lead_id, "channel": channel, "captured_at": captured_at})
 
 
 async def record_assigned(
@@ -52,7 +94,7 @@ async def record_assigned(
 ) -> None:
     """Project an assignment: its time (the earliest if told twice), and capture facts still missing."""
     await conn.execute(
-        _RECORD_ASSIGNED,
+        _ONE[Assigned],
         {"lead_id": lead_id, "channel": channel, "captured_at": captured_at, "assigned_at": assigned_at},
     )
 
@@ -62,8 +104,29 @@ async def record_first_contact(
 ) -> None:
     """Project a first contact: its time (the earliest if told twice), and the capture time if still missing."""
     await conn.execute(
-        _RECORD_FIRST_CONTACT, {"lead_id": lead_id, "captured_at": captured_at, "first_contact_at": first_contact_at}
+        _ONE[FirstContact], {"lead_id": lead_id, "captured_at": captured_at, "first_contact_at": first_contact_at}
     )
+
+
+async def record_many(
+    conn: AsyncConnection, *, rows: Sequence[Captured] | Sequence[Assigned] | Sequence[FirstContact]
+) -> None:
+    """Project many events of one kind as if one by one in their order, in one statement per repeat of a lead.
+
+    ON CONFLICT DO UPDATE cannot change a row twice in one statement: a lead's second event of the batch goes
+    into the next statement, and so on, so each lead's events still apply in their order.
+    """
+    rounds: list[list[Captured | Assigned | FirstContact]] = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        repeat = seen.get(row.lead_id, 0)
+        seen[row.lead_id] = repeat + 1
+        if repeat == len(rounds):
+            rounds.append([])
+        rounds[repeat].append(row)
+    for batch in rounds:
+        facts = type(batch[0])
+        await conn.execute(_MANY[facts], {field: [getattr(row, field) for row in batch] for field in facts._fields})
 
 
 async def get_lead_response(conn: AsyncConnection, *, lead_id: str) -> Row | None:
