@@ -64,6 +64,12 @@ async def build(runtime: Runtime) -> Wiring:
 
     return Wiring(
         register=register,
-        consumers=consumer_specs(runtime, adapters, channel=settings.lead_assigned_channel, on_queued=dispatcher.wake),
+        consumers=consumer_specs(
+            runtime,
+            adapters,
+            channel=settings.lead_assigned_channel,
+            on_queued=dispatcher.wake,
+            linger_seconds=settings.consumer_linger_seconds,
+        ),
         background=[dispatcher.run, health.run, config.run],
     )

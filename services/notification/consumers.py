@@ -90,6 +90,7 @@ async def notify_assignee(
         adapter=adapters.get(channel),
         stage=runtime.stage,
         last_chance=meta.delivery >= runtime.settings.max_deliver,
+        outbox=runtime.definition.outbox,
     )
 
 
@@ -165,6 +166,7 @@ def consumer_specs(
     *,
     channel: str,
     on_queued: Callable[[], None] | None = None,
+    linger_seconds: float = 0.0,
 ) -> list[ConsumerSpec]:
     """The durable consumers of this service; `on_queued` wakes the dispatcher after a commit that queued work."""
     return [
@@ -172,15 +174,18 @@ def consumer_specs(
             durable="notification-lead-assigned",
             subject="crm.lead.assigned",
             handler=partial(notify_assignee, runtime=runtime, adapters=adapters, channel=channel, on_queued=on_queued),
+            linger_seconds=linger_seconds,
         ),
         ConsumerSpec(
             durable="notification-lead-escalated",
             subject="crm.lead.escalated",
             handler=partial(notify_escalation, runtime=runtime, on_queued=on_queued),
+            linger_seconds=linger_seconds,
         ),
         ConsumerSpec(
             durable="notification-lead-reassigned",
             subject="crm.lead.reassigned",
             handler=partial(notify_reassignment, runtime=runtime, on_queued=on_queued),
+            linger_seconds=linger_seconds,
         ),
     ]

@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import notification_events_pb2
 from crm_common.bus.consumer import after_commit
+from crm_common.bus.outbox import riding_events
 from crm_common.metrics import NOTIFICATION_DELIVERY, NOTIFICATIONS
 from crm_common.telemetry import trace_id_of
 from notification import domain, repository
@@ -69,16 +71,18 @@ async def notify(
     adapter: ChannelAdapter | None,
     stage: Stage,
     last_chance: bool,
+    outbox: Table | None = None,
 ) -> uuid.UUID | None:
     """Create and deliver a notification; None when its idempotency key was already handled.
 
     A transient failure raises (rolling the whole transaction back) so the caller's delivery is
     retried, unless `last_chance`: then, like a permanent failure, it ends as `failed` with the
-    reason, so nothing is dropped without a final status.
+    reason, so nothing is dropped without a final status. Given `outbox` (the service's, that `stage`
+    writes to), an in-app delivery writes its event with the notification, in the same statement.
     """
     now = datetime.now(UTC)
     if isinstance(adapter, InAppInboxAdapter) and request.recipient_id and not last_chance:
-        return await _deliver_in_app(conn, request, now, stage=stage)
+        return await _deliver_in_app(conn, request, now, stage=stage, outbox=outbox)
     notification_id = await repository.insert_notification(
         conn, **dataclasses.asdict(request), status=domain.PENDING, created_at=now
     )
@@ -143,31 +147,32 @@ async def notify(
 
 
 async def _deliver_in_app(
-    conn: AsyncConnection, request: NotificationRequest, at: datetime, *, stage: Stage
+    conn: AsyncConnection, request: NotificationRequest, at: datetime, *, stage: Stage, outbox: Table | None
 ) -> uuid.UUID | None:
     """The in-app inbox in one statement: its only failure is the database's, which rolls back and retries.
 
-    Not on the last chance: there the general path, with its savepoint, records such a failure instead.
+    Its crm.notification.delivered rides on that statement when the outbox is known, else a second one stages
+    it. Not on the last chance: there the general path, with its savepoint, records such a failure instead.
     """
-    notification_id = await repository.insert_delivered_in_app(
-        conn, **dataclasses.asdict(request), created_at=at, at=at
+    notification_id = uuid.uuid4()
+    delivered = notification_events_pb2.NotificationDelivered(
+        notification_id=str(notification_id),
+        lead_id=request.lead_id,
+        recipient_id=request.recipient_id,
+        channel=request.channel,
+        delivered_at=_timestamp(at),
     )
-    if notification_id is None:
+    riding = riding_events(conn, outbox, [("crm.notification.delivered", delivered)]) if outbox is not None else None
+    created = await repository.insert_delivered_in_app(
+        conn, **dataclasses.asdict(request), created_at=at, at=at, notification_id=notification_id, events=riding
+    )
+    if created is None:
         log.info("notification %s already exists; nothing to do", request.idempotency_key)
         return None
-    await stage(
-        conn,
-        "crm.notification.delivered",
-        notification_events_pb2.NotificationDelivered(
-            notification_id=str(notification_id),
-            lead_id=request.lead_id,
-            recipient_id=request.recipient_id,
-            channel=request.channel,
-            delivered_at=_timestamp(at),
-        ),
-    )
+    if riding is None:
+        await stage(conn, "crm.notification.delivered", delivered)
     _count(conn, request, domain.DELIVERED, at)
-    return notification_id
+    return created
 
 
 async def _attempt_failed(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, and_, func, insert, select, text, update
+from sqlalchemy import Row, Table, TextClause, and_, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crm_common.bus.outbox import RidingEvents, events_cte, events_cte_params, events_written
 from notification.tables import attempts, channel_sends, deliveries, inbox_messages, notifications
 
 LIST_LIMIT = 200
@@ -59,10 +61,10 @@ async def insert_notification(
 
 
 # One statement for the whole of an in-app delivery (the most frequent notification): the notification,
-# already delivered, its inbox message and its first attempt. Plain SQL: SQLAlchemy recompiles an
-# INSERT .. ON CONFLICT at every execution, and this runs for every assigned lead.
-_INSERT_DELIVERED_IN_APP = text(
-    """
+# already delivered, its inbox message, its first attempt and, when given, its events (written only if the
+# notification was). Plain SQL: SQLAlchemy recompiles an INSERT .. ON CONFLICT at every execution, and this runs
+# for every assigned lead.
+_DELIVERED_IN_APP = """
     WITH created AS (
         INSERT INTO notification.notifications (
             id, idempotency_key, recipient_id, channel, lead_id, kind, status, title, body, created_at, delivered_at,
@@ -79,10 +81,17 @@ _INSERT_DELIVERED_IN_APP = text(
     ), attempt AS (
         INSERT INTO notification.attempts (notification_id, number, channel, outcome, detail, at)
         SELECT id, 1, :channel, :status, :detail, :at FROM created
-    )
+    ){events}
     SELECT id FROM created
     """
-)
+
+
+@functools.cache
+def _insert_delivered_in_app(outbox: Table | None, notify: bool) -> TextClause:
+    if outbox is None:
+        return text(_DELIVERED_IN_APP.format(events=""))
+    events = events_cte(outbox, notify=notify, when="created")
+    return text(_DELIVERED_IN_APP.format(events=f", {events}")).bindparams(*events_cte_params(notify=notify))
 
 
 async def insert_delivered_in_app(
@@ -101,19 +110,29 @@ async def insert_delivered_in_app(
     event_at: datetime | None = None,
     team_id: str = "",
     escalation_level: int = 0,
+    notification_id: uuid.UUID | None = None,
+    events: RidingEvents | None = None,
 ) -> uuid.UUID | None:
-    """Create a notification delivered to the in-app inbox; None when its idempotency key already exists."""
+    """Create a notification delivered to the in-app inbox; None when its idempotency key already exists.
+
+    events (crm_common.bus.outbox.riding_events) are written by the same statement, only if the notification was.
+    """
     message_id = uuid.uuid4()
+    statement = _insert_delivered_in_app(*((events.outbox, events.notify) if events is not None else (None, False)))
     result = await conn.execute(
-        _INSERT_DELIVERED_IN_APP,
+        statement,
         {
-            "id": uuid.uuid4(), "idempotency_key": idempotency_key, "recipient_id": recipient_id, "channel": channel,
-            "lead_id": lead_id, "kind": kind, "status": "delivered", "title": title, "body": body,
+            "id": notification_id or uuid.uuid4(), "idempotency_key": idempotency_key, "recipient_id": recipient_id,
+            "channel": channel, "lead_id": lead_id, "kind": kind, "status": "delivered", "title": title, "body": body,
             "created_at": created_at, "at": at, "urgent": urgent, "event_at": event_at, "team_id": team_id,
             "escalation_level": escalation_level, "message_id": message_id, "detail": f"inbox message {message_id}",
+            **(events.params if events is not None else {}),
         },
     )
-    return result.scalar_one_or_none()
+    created = result.scalar_one_or_none()
+    if events is not None and created is not None:  # not created: its events were not written either
+        events_written(conn, events)
+    return created
 
 
 async def set_status(

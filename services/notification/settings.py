@@ -15,6 +15,15 @@ class NotificationSettings(ServiceSettings):
     lead_assigned_channel: str = Field(
         default="in_app", description="Channel for recipients without a profile or fallback chain (the in-app inbox)"
     )
+    # After a batch that was not full, a consumer lets events gather this long before taking the next, so that at
+    # moderate rates one transaction, one commit and one relay pass serve several notifications instead of one
+    # each: at 50 leads/s, 0.05 s cuts this service's CPU per lead by ~40% (and the lead's consumer of
+    # crm.notification.delivered gets batches too). An event after a quiet spell is still applied at once, but
+    # one in a steady stream waits up to this long, which the capture→notified latency target (p99 < 50 ms)
+    # cannot spare: off by default, for deployments that would rather save the CPU.
+    consumer_linger_seconds: float = Field(
+        default=0.0, ge=0, le=1, description="Pause after a partial batch, so the next one gathers more events"
+    )
     dispatch_interval_seconds: float = Field(default=0.1, gt=0, description="Idle poll of the delivery queue")
     # Queued work wakes the dispatcher, so an idle poll only finds retries and held messages coming due:
     # it slows down, doubling from dispatch_interval_seconds up to this, until something happens.

@@ -140,3 +140,35 @@ async def _all_delivered(kit: Kit, lead_ids: list[str]) -> bool:
     async with kit.runtime.db.connect() as conn:
         statuses = (await conn.scalars(select(notifications.c.status).where(notifications.c.lead_id.in_(lead_ids)))).all()
     return len(statuses) == len(lead_ids) and set(statuses) == {"delivered"}
+
+
+async def test_a_lingering_consumer_applies_a_trickle_of_assignments_in_shared_transactions(runtime: Runtime) -> None:
+    assert runtime.js is not None and runtime.relay is not None
+    relay = runtime.relay
+    spec = consumer_specs(runtime, default_adapters(), channel="in_app", linger_seconds=0.5)[0]
+    assert spec.linger_seconds == 0.5
+    commits: list[int] = []
+
+    def committed() -> None:  # each commit that staged crm.notification.delivered
+        commits.append(1)
+        relay.wake()
+
+    consumer = DurableConsumer(
+        spec, db=runtime.db, inbox=DEFINITION.inbox, js=runtime.js,
+        max_deliver=runtime.settings.max_deliver, on_committed=committed,
+    )
+    events = [lead_assigned() for _ in range(5)]
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: settled(runtime))
+        commits.clear()
+        for event in events:  # a trickle: each arrives while the consumer lingers after the one before
+            await runtime.js.publish("crm.lead.assigned", event.SerializeToString(), headers={"Nats-Msg-Id": str(uuid.uuid4())})
+            await asyncio.sleep(0.02)
+        for event in events:
+            await eventually(lambda lead_id=event.lead_id: _equals(counts(runtime, lead_id), (1, 1)))
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 5)
+    # The first after the quiet spell is applied at once; the rest, gathered while it lingered, together.
+    assert 1 <= len(commits) <= 3

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import notification_events_pb2
+from crm_common.bus.outbox import OutboxRelay
 from crm_common.service import Runtime
 from notification import domain
 from notification.app import DEFINITION
@@ -85,6 +87,38 @@ async def test_same_event_key_twice_creates_nothing_more(runtime: Runtime) -> No
     async with runtime.db.connect() as conn:
         assert await count(conn, notifications, lead_id=event.lead_id) == 1
         assert await count(conn, inbox_messages, recipient_id=event.assignee_id) == 1
+
+
+async def test_an_in_app_delivery_writes_its_event_in_its_one_statement_and_a_repeat_writes_none(
+    runtime: Runtime,
+) -> None:
+    event, event_meta = lead_assigned(), meta()
+    adapters = {"in_app": InAppInboxAdapter()}
+    writes: list[str] = []
+
+    def written(conn, cursor, statement: str, *args: object) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith("SELECT"):
+            writes.append(statement)
+
+    engine = runtime.db.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", written)
+    try:
+        async with runtime.db.transaction() as conn:
+            await notify_assignee(conn, event, event_meta, runtime=runtime, adapters=adapters, channel="in_app")
+            first = len(writes)
+            # The same event again (a second consumer of it, say): no notification, and no event either.
+            await notify_assignee(conn, event, event_meta, runtime=runtime, adapters=adapters, channel="in_app")
+            delivered = [
+                e for e in await staged(conn, "crm.notification.delivered", notification_events_pb2.NotificationDelivered)
+                if e.lead_id == event.lead_id
+            ]
+            assert OutboxRelay.staged_in(conn)  # so a consumer's commit wakes the relay
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", written)
+    assert first == 1  # the notification, its inbox message, its attempt and its event
+    async with runtime.db.connect() as conn:
+        row = (await conn.execute(select(notifications).where(notifications.c.lead_id == event.lead_id))).one()
+    assert [e.notification_id for e in delivered] == [str(row.id)]
 
 
 async def test_permanent_channel_failure_ends_failed_with_reason_attempt_and_event(runtime: Runtime) -> None:
