@@ -1,6 +1,7 @@
 """CPU the event bus and its consumers spend per lead, measured apart from the lead's own capture work.
 
-`python -m tools.bench.bus_chain [--rate 100] [--duration 20] [--concurrency 16] [--workdir DIR]`
+`python -m tools.bench.bus_chain [--rate 100] [--duration 20] [--concurrency 16] [--phases open,closed]
+[--workdir DIR]` (`--phases` also takes `lockstep`)
 
 On a PostgreSQL and NATS of its own, a stand-in for the lead service's capture transaction stages,
 per lead and in one transaction, the three events a capture writes (captured, customer_resolved,
@@ -10,7 +11,9 @@ and the `lead-notification-delivered` consumer (its handler one INSERT, like the
 A lead's chain ends when its crm.notification.delivered is published. After each phase the benchmark
 waits until every durable consumer has nothing pending, so the CPU seconds counted are all the work
 of those leads. It prints figures only: CPU ms per lead per process (raw, and net of what each
-process burns when idle), open-loop latency, and the rate the chain sustains when pushed.
+process burns when idle), open-loop latency, and the rate the chain sustains when pushed. The optional
+lockstep phase stages each lead only once the previous one was notified, so no consumer gets a batch
+of more than one because the machine is busy: the per-lead cost of the bus's fixed machinery.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class Stager:
     intended: dict[str, float] = field(default_factory=dict)
     assigned: dict[str, float] = field(default_factory=dict)
     delivered: dict[str, float] = field(default_factory=dict)
+    waiting: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
     async def __aenter__(self) -> Stager:
         from crm_common.bus.tables import outbox_table
@@ -126,8 +130,11 @@ class Stager:
 
         lead_id = notification_events_pb2.NotificationDelivered.FromString(msg.data).lead_id
         self.delivered.setdefault(lead_id, time.perf_counter())
+        waiter = self.waiting.pop(lead_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
-    async def capture(self, seq: int, intended: float) -> None:
+    async def capture(self, seq: int, intended: float, lead_id: str | None = None) -> None:
         import uuid
 
         from google.protobuf.timestamp_pb2 import Timestamp
@@ -135,7 +142,7 @@ class Stager:
         from crm.events.v1 import lead_events_pb2
         from crm_common.bus.outbox import stage_event
 
-        lead_id = str(uuid.uuid4())
+        lead_id = lead_id or str(uuid.uuid4())
         self.intended[lead_id] = intended
         now = Timestamp()
         now.GetCurrentTime()
@@ -224,6 +231,20 @@ async def _closed_loop(stager: Stager, concurrency: int, seconds: float) -> None
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+async def _lockstep(stager: Stager, seconds: float) -> None:
+    """One lead at a time, each staged once the previous one was notified: batches of one, however busy the machine."""
+    import uuid
+
+    end = time.perf_counter() + seconds
+    seq = 0
+    while time.perf_counter() < end:
+        lead_id = str(uuid.uuid4())
+        ended = stager.waiting[lead_id] = asyncio.get_running_loop().create_future()
+        await stager.capture(seq, time.perf_counter(), lead_id)
+        await asyncio.wait_for(ended, 60)
+        seq += 1
+
+
 def _latency(ends: dict[str, float], starts: dict[str, float], ids: set[str]) -> str:
     values = sorted(1000 * (ends[i] - starts[i]) for i in ids if i in ends)
     if not values:
@@ -254,10 +275,16 @@ async def _run(args: argparse.Namespace, pids: dict[str, int], database_url: str
         idle = _delta(before, cpu.read())
         lines.append(f"idle for {args.idle:.0f} s: " + ", ".join(f"{n} {100 * s / args.idle:.1f}%" for n, s in idle.items()))
 
-        for name, load in (
-            (f"open loop {args.rate:.0f} leads/s for {args.duration:.0f} s", lambda: _open_loop(stager, args.rate, args.duration)),
-            (f"closed loop, {args.concurrency} stagers for {args.duration:.0f} s", lambda: _closed_loop(stager, args.concurrency, args.duration)),
-        ):
+        seconds = f"for {args.duration:.0f} s"
+        phases = {
+            "open": (f"open loop {args.rate:.0f} leads/s {seconds}", lambda: _open_loop(stager, args.rate, args.duration)),
+            "closed": (
+                f"closed loop, {args.concurrency} stagers {seconds}",
+                lambda: _closed_loop(stager, args.concurrency, args.duration),
+            ),
+            "lockstep": (f"lockstep, one lead at a time {seconds}", lambda: _lockstep(stager, args.duration)),
+        }
+        for name, load in (phases[phase] for phase in args.phases.split(",")):
             known = set(stager.sent)
             before, started = cpu.read(), time.perf_counter()
             await load()
@@ -317,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="open-loop leads/s")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of each loop")
     parser.add_argument("--concurrency", type=int, default=16, help="closed-loop concurrent capture transactions")
+    parser.add_argument("--phases", default="open,closed", help="phases to run, in order: open, closed, lockstep")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of the idle measurement")
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and logs here")
     args = parser.parse_args(argv)
