@@ -26,7 +26,7 @@ TOOLS_DIR = Path(__file__).resolve().parent
 
 def install_buf(bin_dir: Path) -> None:
     """npm ci the pinned buf and link its binary into bin_dir."""
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(TOOLS_DIR)], check=True)
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(TOOLS_DIR)], check=True)
     # Link the platform's native binary, not the Node wrapper (which warns about Node versions).
     arch = {"x86_64": "x64", "aarch64": "arm64"}[platform.machine()]
     target = TOOLS_DIR / "node_modules" / "@bufbuild" / f"buf-linux-{arch}" / "bin" / "buf"
