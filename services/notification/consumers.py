@@ -101,6 +101,8 @@ async def notify_escalation(
 
     The first escalation of a lead goes to the first step (the assignee's manager by default), the
     next one to the step after (the operations owner), and so on; the last step keeps being told.
+    A pool warning is for the assignee above all (they can still follow up): they get their own
+    `lead_pool_warning`, and the chain is told as for any escalation.
     """
     if not isinstance(event, lead_events_pb2.LeadEscalated):
         raise TypeError(f"expected LeadEscalated, got {type(event).__name__}")
@@ -120,6 +122,21 @@ async def notify_escalation(
             "kind": event.kind, "reason": event.reason, "deadline_at": deadline, "lead_name": "",
         },
     )
+    if event.kind == "pool_warning" and event.rep_id:
+        warning = await render_kind(
+            conn,
+            domain.LEAD_POOL_WARNING,
+            {"lead_id": event.lead_id, "lead_name": "", "reason": event.reason, "deadline_at": deadline},
+        )
+        await intake.create(
+            conn,
+            intake.Intake(
+                idempotency_key=f"{meta.event_id}:pool_warning", recipient_id=event.rep_id, lead_id=event.lead_id,
+                kind=domain.LEAD_POOL_WARNING, title=warning.title, body=warning.body,
+                event_at=_when(event.at, meta), team_id=team_id,
+            ),
+            stage=runtime.stage,
+        )
     await intake.create(
         conn,
         intake.Intake(

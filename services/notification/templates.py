@@ -42,6 +42,12 @@ BUILT_IN: dict[str, Template] = {
         "Lead needs attention: {lead_name}",
         "Lead {lead_id} assigned to {rep_name} was escalated ({kind}): {reason}\nDeadline: {deadline_at}",
     ),
+    "lead_pool_warning": Template(
+        "lead_pool_warning",
+        "Follow up or lose the lead: {lead_name}",
+        "Lead {lead_id} has had no follow-up ({reason}). It returns to the public pool at {deadline_at} unless you"
+        " contact the customer before then.",
+    ),
     "lead_reassigned": Template(
         "lead_reassigned",
         "Lead reassigned: {lead_name} ({company})",

@@ -133,11 +133,38 @@ async def test_repeated_escalations_climb_the_teams_chain_manager_then_operation
         async with kit.runtime.db.transaction() as conn:
             await notify_escalation(conn, event, meta(), runtime=kit.runtime)
     async with kit.runtime.db.connect() as conn:
-        rows = (await conn.execute(select(notifications).where(notifications.c.lead_id == lead_id).order_by(notifications.c.created_at))).all()
+        query = select(notifications).where(notifications.c.lead_id == lead_id, notifications.c.kind == domain.LEAD_ESCALATED)
+        rows = (await conn.execute(query.order_by(notifications.c.created_at))).all()
     assert [(r.recipient_id, r.kind, r.status) for r in rows] == [
         (manager, "lead_escalated", "delivered"), (ops, "lead_escalated", "delivered"), (ops, "lead_escalated", "delivered")
     ]
     assert "assigned to Rep was escalated (claim_window): claim_window ran out" in rows[0].body
+
+
+async def test_a_pool_warning_tells_the_assignee_as_well_as_the_chain_and_other_escalations_do_not(kit: Kit) -> None:
+    manager = await kit.recipient([], name="Manager")
+    rep = await kit.recipient([], manager_id=manager, name="Rep")
+    returns = Timestamp()
+    returns.FromDatetime(datetime(2026, 12, 9, 8, 30, tzinfo=UTC))
+    warned, lapsed = str(uuid.uuid4()), str(uuid.uuid4())
+    events = [
+        lead_events_pb2.LeadEscalated(
+            lead_id=warned, rep_id=rep, manager_id=manager, kind="pool_warning", reason="no follow-up for 6 days",
+            deadline_at=returns,
+        ),
+        lead_events_pb2.LeadEscalated(lead_id=lapsed, rep_id=rep, manager_id=manager, kind="claim_window"),
+    ]
+    for event in events:
+        async with kit.runtime.db.transaction() as conn:
+            await notify_escalation(conn, event, meta(), runtime=kit.runtime)
+    async with kit.runtime.db.connect() as conn:
+        rows = (await conn.execute(select(notifications).where(notifications.c.lead_id.in_([warned, lapsed])))).all()
+    told = sorted((r.lead_id == warned, r.recipient_id == rep, r.kind) for r in rows)
+    assert told == [(False, False, "lead_escalated"), (True, False, "lead_escalated"), (True, True, "lead_pool_warning")]
+    warning = next(r for r in rows if r.kind == domain.LEAD_POOL_WARNING)
+    assert "returns to the public pool at 2026-12-09T08:30Z" in warning.body
+    assert "no follow-up for 6 days" in warning.body
+    assert not warning.urgent, "a warning a day ahead waits for the rep's working hours"
 
 
 async def test_reassignment_tells_the_previous_assignees_manager(kit: Kit) -> None:
