@@ -162,6 +162,43 @@ async def test_pool_is_masked_and_claimable_and_deactivation_moves_leads(api: ht
     gone = await api.post(f"/v1/reps/{other}/deactivate", headers=ADMIN)
     assert gone.status_code == 200 and gone.json()["moved_leads"] == 1 and gone.json()["active"] is False
     moved = (await api.get(f"/v1/leads/{lead['id']}", headers=ADMIN)).json()
-    assert moved["assignee_id"] == lead["assignee_id"] and moved["status"] == "assigned"
+    # The only other rep lost this lead to the pool and is cooling down on it: the lead goes back to the pool.
+    assert moved["assignee_id"] is None and moved["status"] == "pool"
     reps_now = {r["id"]: r for r in (await api.get("/v1/reps", headers=ADMIN)).json()}
-    assert reps_now[lead["assignee_id"]]["open_leads"] == 1
+    assert reps_now[lead["assignee_id"]]["open_leads"] == 0
+    explained = (await api.get(f"/v1/leads/{lead['id']}/routing", headers=ADMIN)).json()
+    reasons = {i["rep_id"]: i["reason"] for i in explained["decisions"][-1]["ineligible"]}
+    assert reasons[lead["assignee_id"]].startswith("cooling down")
+
+
+async def test_a_pooled_lead_read_by_id_has_its_contact_details_masked(api: httpx.AsyncClient) -> None:
+    admin = auth(Role.ADMIN)
+    team = (await api.post("/v1/teams", json={"name": "East"}, headers=admin)).json()["id"]
+    rep = (await api.post("/v1/reps", json={"name": "Wang", "team_id": team}, headers=admin)).json()["id"]
+    rules = {"rules": [{"name": "cold", "priority": 1, "to_pool": True}]}
+    assert (await api.put("/v1/routing/rules", json=rules, headers=admin)).status_code == 200
+    body = {"name": "王芳", "phone": "13812345678", "email": "wang.fang@example.com"}
+    lead = (await api.post("/v1/leads", json=body, headers=admin)).json()
+    read = (await api.get(f"/v1/leads/{lead['id']}", headers=auth(Role.SALES_REP))).json()
+    assert read["status"] == "pool"
+    assert (read["phone"], read["email"]) == ("+86138****5678", "w***@example.com")
+    claimed = await api.post(f"/v1/pool/{lead['id']}/claim", json={"rep_id": rep}, headers=admin)
+    assert claimed.status_code == 200 and claimed.json()["phone"] == "+8613812345678"
+    read = (await api.get(f"/v1/leads/{lead['id']}", headers=admin)).json()
+    assert (read["phone"], read["email"]) == ("+8613812345678", "wang.fang@example.com")
+
+
+async def test_teams_are_listed_with_manager_calendar_and_territories(api: httpx.AsyncClient) -> None:
+    admin = auth(Role.ADMIN)
+    created = (await api.post("/v1/teams", json={"name": "West"}, headers=admin)).json()
+    assert (created["manager_id"], created["calendar"], created["territories"]) == (None, None, [])
+    calendar = {"timezone": "Asia/Shanghai", "workdays": [1, 2, 3], "start": "09:00", "end": "18:00"}
+    patch = {"manager_id": "mgr-west", "calendar": calendar, "territories": ["四川"]}
+    patched = (await api.patch(f"/v1/teams/{created['id']}", json=patch, headers=admin)).json()
+    listed = (await api.get("/v1/teams", headers=auth(Role.MANAGER))).json()
+    assert listed == [patched]
+    assert (patched["manager_id"], patched["territories"], patched["calendar"]["workdays"]) == (
+        "mgr-west",
+        ["四川"],
+        [1, 2, 3],
+    )

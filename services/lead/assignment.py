@@ -164,6 +164,8 @@ async def route(
     fields = lead_fields(row, has_owner=owner_id is not None)
     rule = first_match(rules, fields, row.score)
     team_ids = [t for t in ((rule.team_id, rule.overflow_team_id) if rule else ()) if t]
+    # A lead being captured has no history, so nobody can be cooling down on it (read before any team is held).
+    cooling = await repo.cooldowns(conn, lead_id=row.id, now=now) if trigger != "capture" else {}
     # The team locks serialise rotation and capacity per team across replicas (taken in one global order), and
     # the reps are read under them in the same round trip. Everything from here to commit holds the team: as few
     # round trips as possible (the assignment, with its event, then the commit).
@@ -180,7 +182,9 @@ async def route(
             reps_by_team.setdefault(rep_row.team_id, []).append(rep_state(rep_row))
     owner = next((rep_state(r) for r in rows if r.id == owner_id), None)
     started = time.perf_counter()
-    decision = decide(rules, fields, row.score, reps_by_team, teams, now, excluded=excluded, owner=owner)
+    decision = decide(
+        rules, fields, row.score, reps_by_team, teams, now, excluded=excluded, owner=owner, cooling=cooling
+    )
     LEAD_ROUTING_DURATION.observe(time.perf_counter() - started)
     gone: set[str] = set()
     while decision.rep_id is not None:
@@ -205,8 +209,15 @@ async def route(
         for rep in (*(r for team in reps_by_team.values() for r in team), *([owner] if owner else [])):
             if rep.id in gone:
                 rep.active = False
-        decision = decide(rules, fields, row.score, reps_by_team, teams, now, excluded=excluded, owner=owner)
-    if pool_when_unplaced:
+        decision = decide(
+            rules, fields, row.score, reps_by_team, teams, now, excluded=excluded, owner=owner, cooling=cooling
+        )
+    if decision.waits_for_opening and row.assignee_id is not None:
+        # Taken from its rep after closing (a lapse, a departure): it waits unassigned, like a lead captured at
+        # night, and the sweeper routes it when a team opens.
+        await repo.set_waiting(conn, lead_id=row.id)
+        await repo.add_timeline(conn, lead_id=row.id, step="waiting", at=now, detail="outside working hours")
+    elif pool_when_unplaced and not decision.waits_for_opening:
         decision.to_pool = True
         decision.explanation += "; nobody else can take it, so it goes to the public pool"
     if not decision.to_pool and not record_unplaced:

@@ -27,6 +27,11 @@ def pool_times(runtime: Runtime, last_activity: datetime) -> tuple[datetime, dat
     return returns - timedelta(days=settings.pool_warning_days), returns
 
 
+def first_contact_deadline(runtime: Runtime, start: datetime) -> datetime:
+    """When the first contact is due: a wall-clock SLA from capture, or from a claim out of the pool."""
+    return start + timedelta(hours=runtime.settings.first_contact_sla_hours)
+
+
 async def start_pool_clock(runtime: Runtime, conn: AsyncConnection, lead_id: str, last_activity: datetime) -> None:
     warn_at, return_at = pool_times(runtime, last_activity)
     await repo.set_clock(

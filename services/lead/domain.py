@@ -33,8 +33,18 @@ SOURCE_LIMITS = {
 }
 CHANNEL_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 DEFAULT_CHANNEL = "api"
-# Rule conditions may test these lead fields.
-ROUTABLE_FIELDS = ("province", "city", "industry", "product_interest", "channel", "customer_id")
+# Fields a rule condition may test (the keys of CleanLead.routing_fields); routing validates rule sets against them.
+CONDITION_FIELDS = (
+    "province",
+    "region",
+    "city",
+    "industry",
+    "product_interest",
+    "channel",
+    "customer_id",
+    "customer_tier",
+    "has_owner",
+)
 
 
 @dataclass
@@ -317,22 +327,6 @@ def mask_email(email: str) -> str:
 def rule_matches(conditions: Mapping[str, Sequence[str]], fields: Mapping[str, str]) -> bool:
     """A rule matches when every condition's field equals one of its values (no conditions: every lead)."""
     return all(fields.get(name, "") in values for name, values in conditions.items())
-
-
-def validate_conditions(conditions: Mapping[str, Sequence[str]]) -> None:
-    """Reject conditions on unknown fields or with no values."""
-    violations = [
-        FieldViolation(f"rule.conditions.{name}", f"unknown field; use one of {', '.join(ROUTABLE_FIELDS)}")
-        for name in conditions
-        if name not in ROUTABLE_FIELDS
-    ]
-    violations += [
-        FieldViolation(f"rule.conditions.{name}", "needs at least one value")
-        for name, values in conditions.items()
-        if not values
-    ]
-    if violations:
-        raise InvalidArgument(violations)
 
 
 def next_in_rotation(rep_ids: Sequence[str], last: str | None) -> str:

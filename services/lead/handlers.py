@@ -15,7 +15,7 @@ from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
 from lead import journey, rules_admin
 from lead import repository as repo
-from lead.domain import mask_email, mask_phone, validate_conditions, validate_lead
+from lead.domain import mask_email, mask_phone, validate_lead
 from lead.timestamps import ts
 
 STATUS = {
@@ -25,17 +25,17 @@ STATUS = {
     "contacted": lead_pb2.LEAD_STATUS_CONTACTED,
     "pool": lead_pb2.LEAD_STATUS_POOL,
 }
-STRATEGIES = rules_admin.STRATEGY_NAMES
 
 
 def lead_message(row: Row[Any], timeline: Sequence[Any]) -> lead_pb2.Lead:
-    """The proto form of a stored lead and its timeline."""
+    """The proto form of a stored lead and its timeline; a pooled lead's contact details are masked until claimed."""
+    pooled = row.status == "pool"
     return lead_pb2.Lead(
         id=row.id,
         input=lead_pb2.LeadInput(
             name=row.name,
-            phone=row.phone_e164,
-            email=row.email,
+            phone=mask_phone(row.phone_e164) if pooled else row.phone_e164,
+            email=mask_email(row.email) if pooled else row.email,
             company=row.company,
             province=row.province,
             city=row.city,
@@ -226,34 +226,8 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         return lead_pb2.SetRepActiveResponse(rep=rep_message(row))
 
     async def PutRoutingRule(self, request: lead_pb2.PutRoutingRuleRequest, context: grpc.aio.ServicerContext) -> Any:
-        rule = request.rule
-        conditions = {name: list(values.values) for name, values in rule.conditions.items()}
-        validate_conditions(conditions)
-        violations = []
-        if not rule.name.strip():
-            violations.append(FieldViolation("rule.name", "is required"))
-        if rule.strategy not in (lead_pb2.ROUTING_STRATEGY_UNSPECIFIED, *STRATEGIES):
-            violations.append(FieldViolation("rule.strategy", "unknown strategy"))
-        team_id = repo.parse_id(rule.team_id)
-        async with self.runtime.db.transaction() as conn:
-            if team_id is None or await repo.get_team(conn, team_id=team_id) is None:
-                violations.append(FieldViolation("rule.team_id", "must name an existing team"))
-            if violations:
-                raise InvalidArgument(violations)
-            assert team_id is not None
-            row = await repo.upsert_rule(
-                conn,
-                rule_id=repo.parse_id(rule.id) if rule.id else None,
-                name=rule.name.strip(),
-                priority=rule.priority,
-                conditions=conditions,
-                team_id=team_id,
-                strategy=STRATEGIES.get(rule.strategy, "round_robin"),
-                at=datetime.now(UTC),
-                extra=rules_admin.extra_columns(rule),
-            )
-            await rules_admin.snapshot(conn, at=datetime.now(UTC), by="PutRoutingRule")
-        return lead_pb2.PutRoutingRuleResponse(rule=rule_message(row))
+        rule = await rules_admin.put_rule(self.runtime, request.rule, "PutRoutingRule")
+        return lead_pb2.PutRoutingRuleResponse(rule=rule_message(rule))
 
     async def ListRoutingRules(
         self, request: lead_pb2.ListRoutingRulesRequest, context: grpc.aio.ServicerContext

@@ -33,7 +33,7 @@ from crm_common.service import Runtime
 from crm_common.telemetry import current_traceparent, trace_id_of
 from lead import repository as repo
 from lead.assignment import give_to, load_rules, route, route_lead, team_states
-from lead.clocks import start_pool_clock
+from lead.clocks import first_contact_deadline, start_pool_clock
 from lead.domain import CleanLead, quarantine_reasons, score_lead, validate_lead
 from lead.timestamps import ts
 
@@ -77,7 +77,16 @@ async def assign(
     runtime: Runtime, conn: AsyncConnection, row: Row[Any], now: datetime, *, trigger: str = "capture"
 ) -> bool:
     """Route a stored, unassigned lead by the live rules; True when a rep got it."""
-    decision = await route_lead(runtime, conn, row, now, trigger=trigger, record_unplaced=trigger != "sweep")
+    # A lead that waits after a lapse still skips the reps whose claim window lapsed on it.
+    decision = await route_lead(
+        runtime,
+        conn,
+        row,
+        now,
+        trigger=trigger,
+        excluded=frozenset(row.lapsed_rep_ids or ()),
+        record_unplaced=trigger != "sweep",
+    )
     return decision.rep_id is not None
 
 
@@ -176,7 +185,7 @@ async def capture(
             captured_at=captured_at,
             score=round(sum(parts.values())),
             score_parts=parts,
-            contact_deadline=captured_at + timedelta(hours=settings.first_contact_sla_hours),
+            contact_deadline=first_contact_deadline(runtime, captured_at),
             steps=steps,
         )
         if row is None:  # a concurrent capture with the same key committed first
@@ -234,13 +243,22 @@ def _require_assignee(row: Row[Any], rep_id: str) -> None:
         raise PermissionDenied(f"lead {row.id} is assigned to another rep")
 
 
-async def _after_claim(runtime: Runtime, conn: AsyncConnection, row: Row[Any], now: datetime) -> None:
-    """After a claim the clock runs to the first-contact deadline, or the pool clock once contacted."""
-    if row.first_contact_at is None:
-        due = row.contact_deadline_at or now + timedelta(hours=runtime.settings.first_contact_sla_hours)
-        await repo.set_clock(conn, lead_id=row.id, kind="first_contact", due=due, last_activity_at=now)
-    else:
+async def _after_claim(
+    runtime: Runtime, conn: AsyncConnection, row: Row[Any], now: datetime, *, from_pool: bool = False
+) -> None:
+    """After a claim the clock runs to the first-contact deadline, or the pool clock once contacted.
+
+    A claim from the pool starts a fresh first-contact SLA: the capture's may have run out days ago.
+    """
+    if row.first_contact_at is not None:
         await start_pool_clock(runtime, conn, row.id, now)
+        return
+    due = row.contact_deadline_at
+    if from_pool or due is None:
+        due = first_contact_deadline(runtime, now)
+    await repo.set_clock(
+        conn, lead_id=row.id, kind="first_contact", due=due, last_activity_at=now, contact_deadline_at=due
+    )
 
 
 async def claim(runtime: Runtime, lead_id: str, rep_id: str) -> str:
@@ -251,6 +269,7 @@ async def claim(runtime: Runtime, lead_id: str, rep_id: str) -> str:
         if row.claimed_at is not None:
             return row.id
         now = datetime.now(UTC)
+        await _refuse_cooling(conn, row, row.assignee_id, now)
         await repo.set_claimed(conn, lead_id=row.id, at=now)
         await _after_claim(runtime, conn, row, now)
         await repo.add_timeline(conn, lead_id=row.id, step="claimed", at=now, detail=row.assignee_id)
@@ -406,9 +425,18 @@ async def deactivate(runtime: Runtime, rep_id: str, successor_id: str | None) ->
     return rep, len(open_leads)
 
 
+async def _refuse_cooling(conn: AsyncConnection, row: Row[Any], rep_id: str, now: datetime) -> None:
+    """A rep may not claim a lead that went back to the pool from them until their cool-down ends."""
+    until = await repo.cooldown_until(conn, lead_id=row.id, rep_id=rep_id)
+    if until is not None and until > now:
+        raise FailedPrecondition(f"rep {rep_id} lost this lead recently and may claim it again after {until}")
+
+
 async def _record_manual(
     conn: AsyncConnection, row: Row[Any], rep_id: str, team_id: str, now: datetime, trigger: str
 ) -> None:
+    # A person's explicit choice overrides the rules' cool-down (a pool claim has checked it already).
+    await repo.clear_cooldown(conn, lead_id=row.id, rep_id=rep_id)
     await repo.insert_decision(
         conn,
         lead_id=row.id,
@@ -462,9 +490,7 @@ async def claim_from_pool(runtime: Runtime, lead_id: str, rep_id: str) -> str:
             raise InvalidArgument([FieldViolation("rep_id", "must name an active rep")])
         if row.status != "pool":
             raise FailedPrecondition(f"lead {row.id} is not in the public pool")
-        until = await repo.cooldown_until(conn, lead_id=row.id, rep_id=rep.id)
-        if until is not None and until > now:
-            raise FailedPrecondition(f"rep {rep.id} lost this lead recently and may claim it again after {until}")
+        await _refuse_cooling(conn, row, rep.id, now)
         await repo.lock_key(conn, key=f"lead-holding:{rep.id}")
         held = await repo.count_open(conn, rep_id=rep.id)
         if held >= rep.holding_limit:
@@ -475,7 +501,7 @@ async def claim_from_pool(runtime: Runtime, lead_id: str, rep_id: str) -> str:
         await repo.set_claimed(conn, lead_id=row.id, at=now)
         fresh = await repo.get_lead(conn, lead_id=row.id)
         assert fresh is not None
-        await _after_claim(runtime, conn, fresh, now)
+        await _after_claim(runtime, conn, fresh, now, from_pool=True)
         await repo.add_timeline(conn, lead_id=row.id, step="claimed", at=now, detail=f"{rep.id} from the pool")
         await runtime.stage(
             conn, "crm.lead.claimed", lead_events_pb2.LeadClaimed(lead_id=row.id, rep_id=rep.id, claimed_at=ts(now))

@@ -290,6 +290,17 @@ async def set_pooled(conn: AsyncConnection, *, lead_id: str, at: datetime, lapse
     )
 
 
+async def set_waiting(conn: AsyncConnection, *, lead_id: str) -> None:
+    """Take the lead back from its assignee to wait, unassigned, for the sweeper to route it again."""
+    await conn.execute(
+        update(leads)
+        .where(leads.c.id == lead_id)
+        .values(
+            assignee_id=None, status="new", claimed_at=None, claim_deadline_at=None, clock_kind=None, clock_due_at=None
+        )
+    )
+
+
 async def set_lapsed(conn: AsyncConnection, *, lead_id: str, lapsed: list[str]) -> None:
     await conn.execute(update(leads).where(leads.c.id == lead_id).values(lapsed_rep_ids=lapsed))
 
@@ -633,6 +644,20 @@ async def set_cooldown(conn: AsyncConnection, *, lead_id: str, rep_id: str, unti
     await conn.execute(query.on_conflict_do_update(index_elements=["lead_id", "rep_id"], set_={"until": until}))
 
 
+async def cooldowns(conn: AsyncConnection, *, lead_id: str, now: datetime) -> dict[str, datetime]:
+    """Reps still cooling down on a lead, with when each cool-down ends."""
+    query = select(pool_cooldowns.c.rep_id, pool_cooldowns.c.until).where(
+        and_(pool_cooldowns.c.lead_id == lead_id, pool_cooldowns.c.until > now)
+    )
+    return {str(rep_id): until for rep_id, until in (await conn.execute(query)).all()}
+
+
+async def clear_cooldown(conn: AsyncConnection, *, lead_id: str, rep_id: str) -> None:
+    await conn.execute(
+        delete(pool_cooldowns).where(and_(pool_cooldowns.c.lead_id == lead_id, pool_cooldowns.c.rep_id == rep_id))
+    )
+
+
 async def count_open(conn: AsyncConnection, *, rep_id: str) -> int:
     query = (
         select(func.count())
@@ -736,35 +761,6 @@ async def set_rep_active(conn: AsyncConnection, *, rep_id: str, active: bool) ->
 async def active_rep_ids(conn: AsyncConnection, *, team_id: str) -> list[str]:
     query = select(reps.c.id).where(and_(reps.c.team_id == team_id, reps.c.active.is_(True)))
     return list((await conn.execute(query)).scalars())
-
-
-async def upsert_rule(
-    conn: AsyncConnection,
-    *,
-    rule_id: str | None,
-    name: str,
-    priority: int,
-    conditions: dict[str, list[str]],
-    team_id: str,
-    strategy: str,
-    at: datetime,
-    extra: dict[str, Any] | None = None,
-) -> Row[Any]:
-    values = {
-        **(extra or {}),
-        "id": rule_id or str(uuid.uuid4()),
-        "name": name,
-        "priority": priority,
-        "conditions": conditions,
-        "team_id": team_id,
-        "strategy": strategy,
-        "updated_at": at,
-    }
-    query = pg_insert(routing_rules).values(values)
-    query = query.on_conflict_do_update(
-        index_elements=["name"], set_={k: query.excluded[k] for k in values if k not in ("id", "name")}
-    )
-    return (await conn.execute(query.returning(routing_rules))).one()
 
 
 async def list_rules(conn: AsyncConnection) -> list[Row[Any]]:

@@ -8,20 +8,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from lead.domain import canonical_province, provinces_of, region_names
+from lead.domain import CONDITION_FIELDS, PROVINCES, canonical_province, provinces_of, region_names
 
-# Fields a rule condition may test (values a lead's field must equal one of).
-CONDITION_FIELDS = (
-    "province",
-    "region",
-    "city",
-    "industry",
-    "product_interest",
-    "channel",
-    "customer_id",
-    "customer_tier",
-    "has_owner",
-)
+# CONDITION_FIELDS lives in lead.domain, next to the fields a lead gives routing; has_owner is "true"/"false".
+BOOLEAN_VALUES = frozenset({"true", "false"})
 STRATEGIES = ("round_robin", "least_open", "skills_match")
 ACCOUNT_OWNER_RULE = "account_owner"
 
@@ -179,6 +169,7 @@ class TeamState:
     id: str
     manager_id: str = ""
     calendar: Calendar | None = None
+    territories: tuple[str, ...] = ()
 
 
 @dataclass
@@ -189,6 +180,8 @@ class Decision:
     team_id: str | None = None
     rep_id: str | None = None
     to_pool: bool = False
+    # Nobody is eligible only because their teams are closed: the lead waits for the next opening.
+    waits_for_opening: bool = False
     strategy: str = ""
     eligible: list[str] = field(default_factory=list)
     ineligible: dict[str, str] = field(default_factory=dict)
@@ -200,15 +193,22 @@ class Decision:
 
 
 def why_ineligible(
-    rep: RepState, team: TeamState | None, now: datetime, excluded: Iterable[str], required: frozenset[str]
+    rep: RepState,
+    team: TeamState | None,
+    now: datetime,
+    excluded: Iterable[str],
+    required: frozenset[str],
+    cooling: Mapping[str, datetime] | None = None,
 ) -> str | None:
-    """Why a rep may not receive a lead now (None: eligible)."""
+    """Why a rep may not receive a lead now (None: eligible); `cooling` maps reps to the end of their cool-down."""
     if not rep.active:
         return "inactive"
     if rep.on_leave and (rep.leave_until is None or rep.leave_until > now):
         return "on leave" + (f" until {rep.leave_until.isoformat()}" if rep.leave_until else "")
     if rep.id in excluded:
         return "claim window already lapsed with this rep"
+    if cooling and rep.id in cooling and cooling[rep.id] > now:
+        return f"cooling down: lost this lead to the pool, may have it again after {cooling[rep.id].isoformat()}"
     if team is not None and team.calendar is not None and not team.calendar.is_open(now):
         return "outside working hours"
     if rep.open_leads >= rep.capacity:
@@ -234,12 +234,13 @@ def choose_in_team(
     now: datetime,
     excluded: frozenset[str],
     decision: Decision,
+    cooling: Mapping[str, datetime] | None = None,
 ) -> RepState | None:
     """Record eligibility of a team's reps on the decision and pick one by the rule's strategy."""
     required = rule.required_skills if rule.strategy == "skills_match" else frozenset()
     eligible = []
     for rep in reps:
-        reason = why_ineligible(rep, team, now, excluded, required)
+        reason = why_ineligible(rep, team, now, excluded, required, cooling)
         if reason is None:
             eligible.append(rep)
             decision.eligible.append(rep.id)
@@ -272,11 +273,15 @@ def decide(
     *,
     excluded: frozenset[str] = frozenset(),
     owner: RepState | None = None,
+    cooling: Mapping[str, datetime] | None = None,
 ) -> Decision:
-    """Route one lead: the account owner first, then the first matching rule's team, its overflow, or the pool."""
+    """Route one lead: the account owner first, then the first matching rule's team, its overflow, or the pool.
+
+    `cooling` maps reps to the end of their cool-down on this lead (it came back to the pool from them).
+    """
     decision = Decision()
     if owner is not None:
-        reason = why_ineligible(owner, teams.get(owner.team_id), now, excluded, frozenset())
+        reason = why_ineligible(owner, teams.get(owner.team_id), now, excluded, frozenset(), cooling)
         if reason is None:
             decision.rule = Rule(id="", name=ACCOUNT_OWNER_RULE, priority=0, conditions={}, team_id=owner.team_id)
             decision.team_id, decision.rep_id, decision.strategy = owner.team_id, owner.id, "account_owner"
@@ -297,7 +302,7 @@ def decide(
         if not team_id:
             continue
         chosen = choose_in_team(
-            rule, team_id, reps_by_team.get(team_id, ()), teams.get(team_id), now, excluded, decision
+            rule, team_id, reps_by_team.get(team_id, ()), teams.get(team_id), now, excluded, decision, cooling
         )
         if chosen is not None:
             decision.team_id, decision.rep_id = team_id, chosen.id
@@ -306,12 +311,38 @@ def decide(
                 f"among {len(decision.eligible)} eligible rep(s)"
             )
             return decision
-    if rule.overflow_team_id:
+    if _eligible_when_open(rule, reps_by_team, now, excluded, cooling, decision):
+        # Closed, not short of people: the same wait with or without an overflow team, at capture or at a lapse.
+        decision.waits_for_opening = True
+        teams_named = "its team and overflow team are" if rule.overflow_team_id else "its team is"
+        decision.explanation = (
+            f"rule {rule.name!r} matched but {teams_named} outside working hours; the lead waits for the next opening"
+        )
+    elif rule.overflow_team_id:
         decision.to_pool = True
         decision.explanation = f"rule {rule.name!r} matched but nobody in its team or overflow team is eligible"
     else:
         decision.explanation = f"rule {rule.name!r} matched but nobody in its team is eligible; the lead waits"
     return decision
+
+
+def _eligible_when_open(
+    rule: Rule,
+    reps_by_team: Mapping[str, Sequence[RepState]],
+    now: datetime,
+    excluded: frozenset[str],
+    cooling: Mapping[str, datetime] | None,
+    decision: Decision,
+) -> bool:
+    """Some rep of the rule's teams is kept out only by working hours (eligible once the team opens)."""
+    required = rule.required_skills if rule.strategy == "skills_match" else frozenset()
+    return any(
+        decision.ineligible.get(rep.id) == "outside working hours"
+        and why_ineligible(rep, None, now, excluded, required, cooling) is None
+        for team_id in (rule.team_id, rule.overflow_team_id)
+        if team_id
+        for rep in reps_by_team.get(team_id, ())
+    )
 
 
 @dataclass(frozen=True)
@@ -379,6 +410,11 @@ def validate_rule_set(
                 unknown = ", ".join(sorted(values - region_names()))
                 known = ", ".join(sorted(region_names()))
                 problems.append(Problem(rule.name, "unreachable", f"region {unknown} is not configured; use {known}"))
+            elif name == "has_owner" and values - BOOLEAN_VALUES:
+                bad = ", ".join(repr(v) for v in sorted(values - BOOLEAN_VALUES))
+                problems.append(
+                    Problem(rule.name, "invalid", f"condition on 'has_owner' takes 'true' or 'false', not {bad}")
+                )
         if rule.strategy not in STRATEGIES:
             problems.append(Problem(rule.name, "invalid", f"unknown strategy {rule.strategy!r}"))
         if rule.min_score and rule.max_score and rule.min_score > rule.max_score:
@@ -411,6 +447,55 @@ def validate_rule_set(
                     Problem(rule.name, "unreachable", f"every lead it matches is taken first by {earlier.name!r}")
                 )
     problems += _overflow_cycles(rules)
+    problems += _territory_problems(rules, teams)
+    return problems
+
+
+def covered_provinces(territories: Iterable[str]) -> frozenset[str] | None:
+    """The provinces a team's territories cover (a region stands for its provinces); None when one of them is
+    neither a province nor a region (say, a city), so coverage cannot be judged."""
+    covered: set[str] = set()
+    for territory in territories:
+        if territory in region_names():
+            covered |= provinces_of(territory)
+        elif canonical_province(territory) in PROVINCES:
+            covered.add(canonical_province(territory))
+        else:
+            return None
+    return frozenset(covered)
+
+
+def _territory_problems(rules: Sequence[Rule], teams: Mapping[str, TeamState]) -> list[Problem]:
+    """A rule must not send a team leads from provinces its territories do not cover.
+
+    Only teams that declare territories are checked, and only a rule's own team: an overflow team is the
+    fallback (often a cross-region support team). A rule's reach is its province condition, else its region
+    condition's provinces (both: where they meet), else every province; a rule on cities alone is not judged.
+    """
+    problems = []
+    for rule in rules:
+        team = teams.get(rule.team_id or "") if not rule.to_pool else None
+        covered = covered_provinces(team.territories) if team is not None and team.territories else None
+        if covered is None:
+            continue
+        reach = frozenset(PROVINCES)
+        if "province" in rule.conditions:
+            reach &= {canonical_province(p) for p in rule.conditions["province"]}
+        if "region" in rule.conditions:
+            reach &= frozenset().union(*(provinces_of(r) for r in rule.conditions["region"]))
+        elif "province" not in rule.conditions and "city" in rule.conditions:
+            continue
+        outside = reach - covered
+        if outside:
+            where = "every province" if reach == frozenset(PROVINCES) else ", ".join(sorted(outside))
+            problems.append(
+                Problem(
+                    rule.name,
+                    "territory",
+                    f"sends leads from {where} to team {team.id}, whose territories cover only "
+                    f"{', '.join(team.territories)}",
+                )
+            )
     return problems
 
 

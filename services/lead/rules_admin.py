@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -62,17 +63,6 @@ def rule_message(row: Row[Any] | Rule) -> lead_pb2.RoutingRule:
     )
 
 
-def extra_columns(rule: lead_pb2.RoutingRule) -> dict[str, Any]:
-    """The columns PutRoutingRule stores beyond the original ones."""
-    return {
-        "to_pool": rule.to_pool,
-        "overflow_team_id": repo.parse_id(rule.overflow_team_id) if rule.overflow_team_id else None,
-        "min_score": rule.min_score,
-        "max_score": rule.max_score,
-        "required_skills": sorted({s.strip() for s in rule.required_skills if s.strip()}),
-    }
-
-
 def rule_from_proto(rule: lead_pb2.RoutingRule) -> Rule:
     return Rule(
         id=repo.parse_id(rule.id) or str(uuid.uuid4()),
@@ -89,13 +79,23 @@ def rule_from_proto(rule: lead_pb2.RoutingRule) -> Rule:
     )
 
 
-async def snapshot(conn: AsyncConnection, *, at: datetime, by: str) -> int:
-    """Publish the rules table as it stands as the next version (PutRoutingRule edits one rule at a time)."""
-    await repo.lock_key(conn, key="lead-rules")
-    version = await repo.live_version(conn) + 1
-    rules = [_row_rule(r).as_json() for r in await repo.list_rules(conn)]
-    await repo.insert_rule_version(conn, version=version, rules=rules, at=at, by=by)
-    return version
+async def put_rule(runtime: Runtime, rule: lead_pb2.RoutingRule, by: str) -> Rule:
+    """Replace one rule of the live set (the one with its id, else its name) or add it, and publish the result.
+
+    The resulting set is validated exactly as publish validates a whole set.
+    """
+    edited = rule_from_proto(rule)
+    async with runtime.db.transaction() as conn:
+        await repo.lock_key(conn, key="lead-rules")
+        current = [_row_rule(r) for r in await repo.list_rules(conn)]
+        replaced = next((r for r in current if r.id == edited.id), None) or next(
+            (r for r in current if r.name == edited.name), None
+        )
+        if replaced is not None:
+            edited = dataclasses.replace(edited, id=replaced.id)
+        rules = [r for r in current if r is not replaced] + [edited]
+        await _publish_locked(conn, rules, 0, by)
+    return edited
 
 
 def _row_rule(row: Row[Any]) -> Rule:
@@ -104,7 +104,9 @@ def _row_rule(row: Row[Any]) -> Rule:
 
 async def _world(conn: AsyncConnection) -> tuple[dict[str, TeamState], dict[str, list[RepState]]]:
     teams = {
-        t.id: TeamState(id=t.id, manager_id=t.manager_id, calendar=calendar_from_json(t.calendar))
+        t.id: TeamState(
+            id=t.id, manager_id=t.manager_id, calendar=calendar_from_json(t.calendar), territories=tuple(t.territories or ())
+        )
         for t in await repo.list_teams(conn)
     }
     reps: dict[str, list[RepState]] = {}
@@ -117,77 +119,91 @@ def _problem_message(p: Problem) -> lead_pb2.RuleProblem:
     return lead_pb2.RuleProblem(rule=p.rule, kind=p.kind, message=p.message)
 
 
-async def validate(conn: AsyncConnection, rules: list[lead_pb2.RoutingRule]) -> list[lead_pb2.RuleProblem]:
+async def _problems(conn: AsyncConnection, rules: list[Rule]) -> list[Problem]:
     teams, reps = await _world(conn)
-    parsed = [rule_from_proto(r) for r in rules]
-    problems = [Problem(r.name or "?", "invalid", "name is required") for r in parsed if not r.name]
-    problems += validate_rule_set(parsed, teams, reps)
-    return [_problem_message(p) for p in problems]
+    problems = [Problem(r.name or "?", "invalid", "name is required") for r in rules if not r.name]
+    return problems + validate_rule_set(rules, teams, reps)
+
+
+async def validate(conn: AsyncConnection, rules: list[lead_pb2.RoutingRule]) -> list[lead_pb2.RuleProblem]:
+    return [_problem_message(p) for p in await _problems(conn, [rule_from_proto(r) for r in rules])]
 
 
 async def publish(
     runtime: Runtime, rules: list[lead_pb2.RoutingRule], expected_version: int, by: str
 ) -> tuple[int, list[Rule]]:
     """Validate the whole set and make it the live version; every problem is reported at once."""
-    if len(rules) > MAX_RULES:
-        raise InvalidArgument([FieldViolation("rules", f"at most {MAX_RULES} rules")])
-    now = datetime.now(UTC)
     async with runtime.db.transaction() as conn:
         await repo.lock_key(conn, key="lead-rules")
-        problems = await validate(conn, rules)
-        if problems:
-            raise InvalidArgument([FieldViolation(f"rules[{p.rule}]", f"{p.kind}: {p.message}") for p in problems])
-        current = await repo.live_version(conn)
-        if expected_version and expected_version != current:
-            raise FailedPrecondition(f"the live rule set is version {current}, not {expected_version}")
-        parsed = sorted((rule_from_proto(r) for r in rules), key=lambda r: (r.priority, r.name))
-        stored = []
-        for rule in parsed:
-            data = rule.as_json()
-            data["conditions"] = {k: list(v) for k, v in data["conditions"].items()}
-            stored.append(data)
-        await repo.replace_rules(conn, rules=stored, at=now)
-        await repo.insert_rule_version(conn, version=current + 1, rules=stored, at=now, by=by)
+        return await _publish_locked(conn, [rule_from_proto(r) for r in rules], expected_version, by)
+
+
+async def _publish_locked(
+    conn: AsyncConnection, rules: list[Rule], expected_version: int, by: str
+) -> tuple[int, list[Rule]]:
+    """Publish under the rules lock: refuse the set with every problem, or store it as the next version."""
+    if len(rules) > MAX_RULES:
+        raise InvalidArgument([FieldViolation("rules", f"at most {MAX_RULES} rules")])
+    problems = await _problems(conn, rules)
+    if problems:
+        raise InvalidArgument([FieldViolation(f"rules[{p.rule}]", f"{p.kind}: {p.message}") for p in problems])
+    current = await repo.live_version(conn)
+    if expected_version and expected_version != current:
+        raise FailedPrecondition(f"the live rule set is version {current}, not {expected_version}")
+    parsed = sorted(rules, key=lambda r: (r.priority, r.name))
+    stored = [r.as_json() for r in parsed]
+    now = datetime.now(UTC)
+    await repo.replace_rules(conn, rules=stored, at=now)
+    await repo.insert_rule_version(conn, version=current + 1, rules=stored, at=now, by=by)
     return current + 1, parsed
 
 
 async def dry_run(runtime: Runtime, request: lead_pb2.DryRunRoutingRequest) -> lead_pb2.DryRunRoutingResponse:
-    """Route leads through a draft set on a copy of today's load; nothing is stored."""
+    """Route leads through a draft set on a copy of today's load; nothing is stored.
+
+    A replayed lead is judged as capture judged it: eligibility at its capture time, its customer's owner first.
+    """
     rules = sorted((rule_from_proto(r) for r in request.rules), key=lambda r: (r.priority, r.name))
     now = datetime.now(UTC)
     settings = runtime.settings
     async with runtime.db.connect() as conn:
         teams, reps = await _world(conn)
+        by_id = {rep.id: rep for team in reps.values() for rep in team}
         problems = validate_rule_set(rules, teams, reps)
-        samples: list[tuple[str, dict[str, str], int, str]] = []
+        samples: list[tuple[str, dict[str, str], int, str, datetime, RepState | None]] = []
         if request.leads:
             for i, data in enumerate(list(request.leads)[:MAX_DRY_RUN_LEADS]):
                 try:
                     lead = validate_lead(data, region=settings.default_region)
                 except InvalidArgument as err:
-                    samples.append(
-                        (f"posted[{i}]", {}, -1, "; ".join(f"{v.field}: {v.description}" for v in err.violations))
-                    )
+                    why = "; ".join(f"{v.field}: {v.description}" for v in err.violations)
+                    samples.append((f"posted[{i}]", {}, -1, why, now, None))
                     continue
                 score = round(sum(score_lead(lead, settings.channel_weights, settings.default_channel_weight).values()))
-                samples.append((f"posted[{i}]", lead.routing_fields(None), score, ""))
+                samples.append((f"posted[{i}]", lead.routing_fields(None), score, "", now, None))
         else:
             since = now - timedelta(days=request.days or 7)
             for row in await repo.leads_since(conn, since=since, limit=MAX_DRY_RUN_LEADS):
-                samples.append((row.id, lead_fields(row, has_owner=False), row.score, row.assignee_id or ""))
+                owner_id = None
+                if row.customer_id:  # the lookup capture makes: the assignee of the customer's most recent lead
+                    found = await repo.routing_context(conn, customer_id=row.customer_id, exclude_lead=row.id)
+                    owner_id = found.owner_id
+                fields = lead_fields(row, has_owner=owner_id is not None)
+                owner = by_id.get(owner_id) if owner_id else None
+                samples.append((row.id, fields, row.score, row.assignee_id or "", row.captured_at, owner))
     load: Counter[str] = Counter()
     outcomes = []
-    for lead_id, fields, score, note in samples:
+    for lead_id, fields, score, note, at, owner in samples:
         if score < 0:
             outcomes.append(lead_pb2.DryRunOutcome(lead_id=lead_id, explanation=f"invalid: {note}"))
             continue
-        decision = decide(rules, fields, score, reps, teams, now)
+        decision = decide(rules, fields, score, reps, teams, at, owner=owner)
         if decision.rep_id:
             load[decision.rep_id] += 1
-            for rep in reps.get(decision.team_id or "", ()):  # the draft's own load spreads later leads
-                if rep.id == decision.rep_id:
-                    rep.open_leads += 1
-                    rep.served = (rep.served or 0) + 1
+            rep = by_id[decision.rep_id]  # the draft's own load spreads later leads
+            rep.open_leads += 1
+            if decision.strategy != "account_owner":
+                rep.served = (rep.served or 0) + 1
         outcomes.append(
             lead_pb2.DryRunOutcome(
                 lead_id=lead_id,

@@ -59,7 +59,7 @@ class RepPatch(RequestModel):
     skills: list[Short] | None = None
     on_leave: bool | None = None
     leave_until: datetime | None = None
-    holding_limit: int | None = Field(default=None, ge=0, le=100000, description="Most leads held from the pool")
+    holding_limit: int | None = Field(default=None, ge=0, le=100000, description="Most open leads (assigned, claimed or contacted, from any source) the rep may hold and still claim from the pool")
     team_id: Short | None = None
 
 
@@ -103,18 +103,18 @@ def _rep_detail(rep: lead_pb2.Rep) -> RepDetailOut:
     )
 
 
-@router.post("/teams", status_code=201, response_model=schemas.TeamOut)
-async def create_team(body: schemas.TeamIn, _caller: AdminDep, lead_client: LeadClientDep) -> schemas.TeamOut:
-    """Add a sales team."""
+@router.post("/teams", status_code=201, response_model=TeamDetailOut)
+async def create_team(body: schemas.TeamIn, _caller: AdminDep, lead_client: LeadClientDep) -> TeamDetailOut:
+    """Add a sales team (no manager, calendar or territories yet: PATCH sets them)."""
     reply = await lead_client.CreateTeam(lead_pb2.CreateTeamRequest(name=body.name), timeout=CALL_DEADLINE_SECONDS)
-    return convert.team(reply.team)
+    return _team_detail(reply.team)
 
 
-@router.get("/teams", response_model=list[schemas.TeamOut])
-async def list_teams(_caller: TeamReaderDep, lead_client: LeadClientDep) -> list[schemas.TeamOut]:
-    """Every sales team."""
+@router.get("/teams", response_model=list[TeamDetailOut])
+async def list_teams(_caller: TeamReaderDep, lead_client: LeadClientDep) -> list[TeamDetailOut]:
+    """Every sales team, with its manager, work calendar and territories."""
     reply = await lead_client.ListTeams(lead_pb2.ListTeamsRequest(), timeout=CALL_DEADLINE_SECONDS)
-    return [convert.team(t) for t in reply.teams]
+    return [_team_detail(t) for t in reply.teams]
 
 
 @router.patch("/teams/{team_id}", response_model=TeamDetailOut)

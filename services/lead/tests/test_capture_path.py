@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from datetime import UTC, datetime
 
 import psycopg
-import pytest
 from sqlalchemy import func, select, update
 
 from crm.events.v1 import lead_events_pb2
 from crm.lead.v1 import lead_pb2
 from crm_common.bus.outbox import notify_channel, riding_events
-from crm_common.settings import PeerAddresses
 from lead import journey
 from lead import repository as repo
 from lead.app import DEFINITION
@@ -22,23 +19,7 @@ from lead.domain import validate_lead
 from lead.handlers import LeadServicer
 from lead.tables import leads, open_lead_counts, reps
 
-os.environ.setdefault("CRM_CUSTOMER_MASTER_ADDR", "127.0.0.1:1")
-
-
-@pytest.fixture
-async def runtime(service_runtime):
-    async with service_runtime(DEFINITION, resolve_timeout_seconds=0.5) as runtime:
-        runtime.peers = PeerAddresses(customer_master_addr="127.0.0.1:1")
-        yield runtime
-
-
-async def _team(s: LeadServicer, name: str, n: int) -> tuple[str, list[str]]:
-    team = (await s.CreateTeam(lead_pb2.CreateTeamRequest(name=name), None)).team
-    rep_ids = [
-        (await s.CreateRep(lead_pb2.CreateRepRequest(name=f"{name}{i}", team_id=team.id), None)).rep.id
-        for i in range(n)
-    ]
-    return team.id, rep_ids
+from .test_routing_service import _team
 
 
 def _lead(phone: str, **kw: str) -> lead_pb2.CaptureLeadRequest:

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 
 import pytest
 from sqlalchemy import func, select
 
 from crm.lead.v1 import lead_pb2
 from crm_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from crm_common.settings import PeerAddresses
 from lead import journey
-from lead.app import DEFINITION
 from lead.domain import validate_lead
 from lead.handlers import LeadServicer
 from lead.tables import leads, timeline
 
-# No customer-master runs in these tests: resolution fails fast and the lead is kept unresolved.
-os.environ.setdefault("CRM_CUSTOMER_MASTER_ADDR", "127.0.0.1:1")
-
-
-@pytest.fixture
-async def lead_runtime(service_runtime):
-    async with service_runtime(DEFINITION, resolve_timeout_seconds=0.5) as runtime:
-        runtime.peers = PeerAddresses(customer_master_addr="127.0.0.1:1")
-        yield runtime
+# No customer-master runs in these tests (conftest.py): resolution fails fast and the lead is kept unresolved.
 
 
 async def _team_with_reps(servicer: LeadServicer, n: int) -> tuple[str, list[str]]:
@@ -47,8 +36,8 @@ def _capture(phone: str, key: str = "") -> lead_pb2.CaptureLeadRequest:
     )
 
 
-async def test_capture_assigns_and_records_the_timeline(lead_runtime) -> None:
-    servicer = LeadServicer(lead_runtime)
+async def test_capture_assigns_and_records_the_timeline(runtime) -> None:
+    servicer = LeadServicer(runtime)
     _, reps = await _team_with_reps(servicer, 2)
     response = await servicer.CaptureLead(_capture("13812345678"), None)
     lead = response.lead
@@ -59,32 +48,32 @@ async def test_capture_assigns_and_records_the_timeline(lead_runtime) -> None:
     assert [t.step for t in lead.timeline] == ["captured", "assigned"]
 
 
-async def test_idempotency_key_returns_the_first_lead(lead_runtime) -> None:
-    servicer = LeadServicer(lead_runtime)
+async def test_idempotency_key_returns_the_first_lead(runtime) -> None:
+    servicer = LeadServicer(runtime)
     await _team_with_reps(servicer, 1)
     first = await servicer.CaptureLead(_capture("13812345678", key="form-1"), None)
     again = await asyncio.gather(*(servicer.CaptureLead(_capture("13812345678", key="form-1"), None) for _ in range(5)))
     assert all(r.lead.id == first.lead.id and not r.created for r in again)
-    async with lead_runtime.db.connect() as conn:
+    async with runtime.db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(leads)) == 1
 
 
-async def test_concurrent_captures_never_double_assign_and_split_fairly(lead_runtime) -> None:
-    servicer = LeadServicer(lead_runtime)
+async def test_concurrent_captures_never_double_assign_and_split_fairly(runtime) -> None:
+    servicer = LeadServicer(runtime)
     _, reps = await _team_with_reps(servicer, 3)
     responses = await asyncio.gather(*(servicer.CaptureLead(_capture(f"1381234{i:04d}"), None) for i in range(30)))
     counts = collections.Counter(r.lead.assignee_id for r in responses)
     assert set(counts) == set(reps)
     assert max(counts.values()) - min(counts.values()) <= 1
-    async with lead_runtime.db.connect() as conn:
+    async with runtime.db.connect() as conn:
         assigned_steps = await conn.scalar(
             select(func.count()).select_from(timeline).where(timeline.c.step == "assigned")
         )
     assert assigned_steps == 30
 
 
-async def test_claim_and_contact_by_the_assignee_only(lead_runtime) -> None:
-    servicer = LeadServicer(lead_runtime)
+async def test_claim_and_contact_by_the_assignee_only(runtime) -> None:
+    servicer = LeadServicer(runtime)
     _, reps = await _team_with_reps(servicer, 2)
     lead = (await servicer.CaptureLead(_capture("13812345678"), None)).lead
     other = next(r for r in reps if r != lead.assignee_id)
@@ -101,20 +90,20 @@ async def test_claim_and_contact_by_the_assignee_only(lead_runtime) -> None:
     assert [t.step for t in second.lead.timeline] == ["captured", "assigned", "claimed", "contacted", "contacted"]
 
 
-async def test_bad_requests_name_the_field_and_write_nothing(lead_runtime) -> None:
-    servicer = LeadServicer(lead_runtime)
+async def test_bad_requests_name_the_field_and_write_nothing(runtime) -> None:
+    servicer = LeadServicer(runtime)
     await _team_with_reps(servicer, 1)
     with pytest.raises(InvalidArgument) as err:
         await servicer.CaptureLead(_capture("12345"), None)
     assert [v.field for v in err.value.violations] == ["phone"]
     with pytest.raises(NotFound):
         await servicer.GetLead(lead_pb2.GetLeadRequest(lead_id="not-a-uuid"), None)
-    async with lead_runtime.db.connect() as conn:
+    async with runtime.db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(leads)) == 0
 
 
-async def test_a_lead_with_no_eligible_rep_waits_and_is_assigned_when_one_appears(lead_runtime) -> None:
-    servicer = LeadServicer(lead_runtime)
+async def test_a_lead_with_no_eligible_rep_waits_and_is_assigned_when_one_appears(runtime) -> None:
+    servicer = LeadServicer(runtime)
     _, reps = await _team_with_reps(servicer, 1)
     await servicer.SetRepActive(lead_pb2.SetRepActiveRequest(rep_id=reps[0], active=False), None)
     lead = (await servicer.CaptureLead(_capture("13812345678"), None)).lead
@@ -124,14 +113,14 @@ async def test_a_lead_with_no_eligible_rep_waits_and_is_assigned_when_one_appear
     await servicer.SetRepActive(lead_pb2.SetRepActiveRequest(rep_id=reps[0], active=True), None)
     from datetime import UTC, datetime, timedelta
 
-    await journey._sweep_once(lead_runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
+    await journey._sweep_once(runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
     again = (await servicer.GetLead(lead_pb2.GetLeadRequest(lead_id=lead.id), None)).lead
     assert again.assignee_id == reps[0]
     assert again.status == lead_pb2.LEAD_STATUS_ASSIGNED
 
 
-async def test_validated_lead_fields_route_by_rule(lead_runtime) -> None:
-    servicer = LeadServicer(lead_runtime)
+async def test_validated_lead_fields_route_by_rule(runtime) -> None:
+    servicer = LeadServicer(runtime)
     _, reps = await _team_with_reps(servicer, 1)
     west = (await servicer.CreateTeam(lead_pb2.CreateTeamRequest(name="West"), None)).team
     west_rep = (await servicer.CreateRep(lead_pb2.CreateRepRequest(name="w", team_id=west.id), None)).rep

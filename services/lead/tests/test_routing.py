@@ -151,6 +151,33 @@ def test_rule_set_validation_names_every_problem() -> None:
     assert validate_rule_set([*clean, rule("rest", 100)], teams, reps) == []
 
 
+def test_a_rule_may_not_send_a_team_leads_from_outside_its_territories() -> None:
+    teams = {
+        "east": TeamState("east", territories=("华东",)),  # a region: its provinces
+        "zj": TeamState("zj", territories=("浙江省",)),  # a province, as people write it
+        "city": TeamState("city", territories=("杭州",)),  # not a province or region: not judged
+        "open": TeamState("open"),  # declares none: not judged
+    }
+    reps = {t: [RepState(f"{t}-1", t)] for t in teams}
+    rules = [
+        rule("zj-ok", 10, team="zj", conditions={"province": ["浙江"]}),
+        rule("east-ok", 20, team="east", conditions={"region": ["华东"], "channel": ["wecom"]}),
+        rule("east-narrowed", 30, team="east", conditions={"region": ["华东", "华南"], "province": ["上海"]}),
+        rule("zj-too-wide", 40, team="zj", conditions={"region": ["华东"], "industry": ["x"]}),
+        rule("east-sichuan", 50, team="east", conditions={"province": ["四川", "江苏"]}),
+        rule("zj-everything", 60, team="zj", conditions={"industry": ["y"]}),
+        rule("zj-cities", 70, team="zj", conditions={"city": ["杭州"], "industry": ["z"]}),
+        rule("city-team", 80, team="city", conditions={"industry": ["w"]}),
+        rule("overflow-is-fallback", 90, team="zj", overflow_team_id="east", conditions={"province": ["浙江"], "channel": ["api"]}),
+        rule("rest", 100, team="open"),
+    ]
+    problems = {p.rule: p.message for p in validate_rule_set(rules, teams, reps) if p.kind == "territory"}
+    assert set(problems) == {"zj-too-wide", "east-sichuan", "zj-everything"}
+    assert "上海" in problems["zj-too-wide"] and "浙江" not in problems["zj-too-wide"].split("cover only")[0]
+    assert problems["east-sichuan"] == "sends leads from 四川 to team east, whose territories cover only 华东"
+    assert problems["zj-everything"].startswith("sends leads from every province to team zj")
+
+
 @pytest.mark.parametrize(
     ("channel", "expected"), [("web_form", 36.0), ("wechat_miniprogram", 24.0), ("unknown_channel", 20.0)]
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,21 +14,11 @@ from crm_common.bus.catalog import decode
 from crm_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from crm_common.metrics import LEADS_WAITING
 from crm_common.service import Runtime
-from crm_common.settings import PeerAddresses
 from lead import journey
 from lead.app import DEFINITION
 from lead.clocks import refresh_gauges, run_clocks_once
 from lead.handlers import LeadServicer
 from lead.tables import leads
-
-os.environ.setdefault("CRM_CUSTOMER_MASTER_ADDR", "127.0.0.1:1")
-
-
-@pytest.fixture
-async def runtime(service_runtime):
-    async with service_runtime(DEFINITION, resolve_timeout_seconds=0.5) as runtime:
-        runtime.peers = PeerAddresses(customer_master_addr="127.0.0.1:1")
-        yield runtime
 
 
 async def _team(s: LeadServicer, name: str, n: int, manager: str = "") -> tuple[str, list[str]]:
