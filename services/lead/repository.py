@@ -392,13 +392,16 @@ async def seen_key(conn: AsyncConnection, *, idempotency_key: str) -> str | None
     return (await conn.execute(_SEEN_KEY, {"key": idempotency_key})).scalar()
 
 
-def _owner_of(customer_id: str | None, exclude_lead: str | None) -> Any:
-    """The rep who owns the customer's most recent other lead, as a scalar subquery (NULL without a customer)."""
+def _owner_of(customer_id: str | None, exclude_lead: str | None, before: datetime | None = None) -> Any:
+    """The rep who owns the customer's most recent other lead (assigned before `before`, when given), as a scalar
+    subquery (NULL without a customer)."""
     if not customer_id:
         return null()
     where = [leads.c.customer_id == customer_id, leads.c.assignee_id.is_not(None)]
     if exclude_lead:
         where.append(leads.c.id != exclude_lead)
+    if before is not None:
+        where.append(leads.c.assigned_at < before)
     query = select(leads.c.assignee_id).where(and_(*where)).order_by(leads.c.assigned_at.desc()).limit(1)
     return query.scalar_subquery()
 
@@ -443,9 +446,13 @@ async def capture_context(
     return (await conn.execute(_CAPTURE_CONTEXT, params)).one()
 
 
-async def routing_context(conn: AsyncConnection, *, customer_id: str | None, exclude_lead: str) -> Row[Any]:
-    """(version, owner_id): the live rule version and the customer's account owner, in one round trip."""
-    query = select(_live_version().label("version"), _owner_of(customer_id, exclude_lead).label("owner_id"))
+async def routing_context(
+    conn: AsyncConnection, *, customer_id: str | None, exclude_lead: str, before: datetime | None = None
+) -> Row[Any]:
+    """(version, owner_id): the live rule version and the customer's account owner (as it stood at `before`, when
+    given), in one round trip."""
+    owner = _owner_of(customer_id, exclude_lead, before)
+    query = select(_live_version().label("version"), owner.label("owner_id"))
     return (await conn.execute(query)).one()
 
 

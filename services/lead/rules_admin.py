@@ -186,7 +186,9 @@ async def dry_run(runtime: Runtime, request: lead_pb2.DryRunRoutingRequest) -> l
             for row in await repo.leads_since(conn, since=since, limit=MAX_DRY_RUN_LEADS):
                 owner_id = None
                 if row.customer_id:  # the lookup capture makes: the assignee of the customer's most recent lead
-                    found = await repo.routing_context(conn, customer_id=row.customer_id, exclude_lead=row.id)
+                    found = await repo.routing_context(
+                        conn, customer_id=row.customer_id, exclude_lead=row.id, before=row.captured_at
+                    )
                     owner_id = found.owner_id
                 fields = lead_fields(row, has_owner=owner_id is not None)
                 owner = by_id.get(owner_id) if owner_id else None

@@ -229,6 +229,9 @@ async def test_dry_run_uses_the_customers_owner_and_has_owner(runtime, customers
     replay = await s.DryRunRouting(lead_pb2.DryRunRoutingRequest(rules=draft, days=1), None)
     outcome = next(o for o in replay.outcomes if o.lead_id == second.id)
     assert (outcome.rule_name, outcome.rep_id) == ("account_owner", owner)
+    # The first lead had no owner when it was captured (the second came later), so no rule for returning customers.
+    outcome = next(o for o in replay.outcomes if o.lead_id == first.id)
+    assert outcome.rule_name == "rest"
 
     await s.UpdateRep(lead_pb2.UpdateRepRequest(rep_id=owner, on_leave=True), None)
     replay = await s.DryRunRouting(lead_pb2.DryRunRoutingRequest(rules=draft, days=1), None)
