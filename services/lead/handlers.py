@@ -256,6 +256,12 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
             values["territories"] = [t.strip() for t in request.territories if t.strip()]
         async with self.runtime.db.transaction() as conn:
             row = None
+            if team_id and "territories" in values:
+                conflicts = await rules_admin.territory_conflicts(
+                    conn, team_id=team_id, territories=values["territories"]
+                )
+                if conflicts:
+                    raise InvalidArgument(conflicts)
             if team_id:
                 row = await repo.update_team(conn, team_id=team_id, **values) if values else None
                 row = row or await repo.get_team(conn, team_id=team_id)

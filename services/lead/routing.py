@@ -447,7 +447,7 @@ def validate_rule_set(
                     Problem(rule.name, "unreachable", f"every lead it matches is taken first by {earlier.name!r}")
                 )
     problems += _overflow_cycles(rules)
-    problems += _territory_problems(rules, teams)
+    problems += territory_problems(rules, teams)
     return problems
 
 
@@ -465,7 +465,7 @@ def covered_provinces(territories: Iterable[str]) -> frozenset[str] | None:
     return frozenset(covered)
 
 
-def _territory_problems(rules: Sequence[Rule], teams: Mapping[str, TeamState]) -> list[Problem]:
+def territory_problems(rules: Sequence[Rule], teams: Mapping[str, TeamState]) -> list[Problem]:
     """A rule must not send a team leads from provinces its territories do not cover.
 
     Only teams that declare territories are checked, and only a rule's own team: an overflow team is the

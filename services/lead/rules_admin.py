@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from lead.routing import (
     calendar_problems,
     decide,
     rule_from_json,
+    territory_problems,
     validate_rule_set,
 )
 from lead.timestamps import ts
@@ -113,6 +115,20 @@ async def _world(conn: AsyncConnection) -> tuple[dict[str, TeamState], dict[str,
     for row in await repo.reps_with_load(conn):
         reps.setdefault(row.team_id, []).append(rep_state(row))
     return teams, reps
+
+
+async def territory_conflicts(conn: AsyncConnection, *, team_id: str, territories: Sequence[str]) -> list[FieldViolation]:
+    """Why a team may not take these territories: live rules that would then send it leads from outside them.
+
+    Taken under the rules lock, so a publish cannot slip a conflicting rule in meanwhile.
+    """
+    await repo.lock_key(conn, key="lead-rules")
+    rules = [r for r in (_row_rule(row) for row in await repo.list_rules(conn)) if r.team_id == team_id]
+    team = TeamState(id=team_id, territories=tuple(territories))
+    return [
+        FieldViolation("territories", f"the live rule {p.rule!r} {p.message}; change that rule first")
+        for p in territory_problems(rules, {team_id: team})
+    ]
 
 
 def _problem_message(p: Problem) -> lead_pb2.RuleProblem:

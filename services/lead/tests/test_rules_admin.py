@@ -260,3 +260,19 @@ async def test_publishing_refuses_a_rule_that_sends_a_team_leads_from_outside_it
     with pytest.raises(InvalidArgument):  # one rule at a time is held to the same
         await _put(s, too_wide)
     assert (await _live(s)).version == 1
+
+    # Nor can the team's territories shrink under a live rule: the rule changes first.
+    narrower = lead_pb2.UpdateTeamRequest(team_id=zhejiang, territories=["上海"], replace_territories=True)
+    with pytest.raises(InvalidArgument) as shrunk:
+        await s.UpdateTeam(narrower, None)
+    assert _descriptions(shrunk) == [
+        (
+            "territories",
+            f"the live rule 'zhejiang' sends leads from 浙江 to team {zhejiang}, whose territories cover only 上海; "
+            "change that rule first",
+        )
+    ]
+    teams = (await s.ListTeams(lead_pb2.ListTeamsRequest(), None)).teams
+    assert [list(t.territories) for t in teams if t.id == zhejiang] == [["浙江"]]  # nothing half written
+    wider = lead_pb2.UpdateTeamRequest(team_id=zhejiang, territories=["华东"], replace_territories=True)
+    assert list((await s.UpdateTeam(wider, None)).team.territories) == ["华东"]
