@@ -427,8 +427,8 @@ async def deactivate(runtime: Runtime, rep_id: str, successor_id: str | None) ->
 
 async def _refuse_cooling(conn: AsyncConnection, row: Row[Any], rep_id: str, now: datetime) -> None:
     """A rep may not claim a lead that went back to the pool from them until their cool-down ends."""
-    until = await repo.cooldown_until(conn, lead_id=row.id, rep_id=rep_id)
-    if until is not None and until > now:
+    until = (await repo.cooldowns(conn, lead_id=row.id, now=now)).get(rep_id)
+    if until is not None:
         raise FailedPrecondition(f"rep {rep_id} lost this lead recently and may claim it again after {until}")
 
 

@@ -639,13 +639,6 @@ async def list_pool(conn: AsyncConnection) -> list[Row[Any]]:
     return list((await conn.execute(query)).all())
 
 
-async def cooldown_until(conn: AsyncConnection, *, lead_id: str, rep_id: str) -> datetime | None:
-    query = select(pool_cooldowns.c.until).where(
-        and_(pool_cooldowns.c.lead_id == lead_id, pool_cooldowns.c.rep_id == rep_id)
-    )
-    return (await conn.execute(query)).scalar()
-
-
 async def set_cooldown(conn: AsyncConnection, *, lead_id: str, rep_id: str, until: datetime) -> None:
     query = pg_insert(pool_cooldowns).values(lead_id=lead_id, rep_id=rep_id, until=until)
     await conn.execute(query.on_conflict_do_update(index_elements=["lead_id", "rep_id"], set_={"until": until}))
