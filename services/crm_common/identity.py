@@ -1,0 +1,160 @@
+"""Who is calling: a short-lived signed token in gRPC metadata, verified by every service, never the request body."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import grpc
+import jwt
+
+from crm_common.errors import DomainError, PermissionDenied
+
+# The metadata key the token travels under (gRPC metadata keys are lower case).
+METADATA_KEY = "x-crm-identity"
+ISSUER = "crm-backbone"
+ALGORITHM = "HS256"
+DEFAULT_TTL_SECONDS = 120
+# Clock skew tolerated between pods when checking exp/iat.
+LEEWAY_SECONDS = 10
+
+
+class Role(StrEnum):
+    """What a caller may do; the access matrix (docs/security.md) says what each role may see and change."""
+
+    ADMIN = "admin"
+    SYSTEM = "system"
+    MANAGER = "manager"
+    SALES_REP = "sales_rep"
+    VIEWER = "viewer"
+    # Owns the customer master's golden fields (name, credit code, primary phone, first cooperation date).
+    CUSTOMER_SUCCESS_DIRECTOR = "customer_success_director"
+    # A service calling another on its own behalf (a consumer, a timer), or for the user it names.
+    SERVICE = "service"
+
+
+class Unauthenticated(DomainError):
+    """No identity, or one that does not verify."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller of one call."""
+
+    subject: str
+    role: Role
+    rep_id: str | None = None
+    # The teams a manager manages (a manager sees and changes only these).
+    team_ids: tuple[str, ...] = ()
+    # Set when a service makes the call: its name (e.g. "lead").
+    service: str | None = None
+    # The user a service acts for, when it acts for one (a capture by a rep resolves the customer for that rep).
+    on_behalf_of: Principal | None = field(default=None, compare=False)
+
+    @property
+    def is_service(self) -> bool:
+        return self.role is Role.SERVICE
+
+    def claims(self) -> dict[str, Any]:
+        """The principal as JWT claims."""
+        out: dict[str, Any] = {"sub": self.subject, "role": self.role.value}
+        if self.rep_id:
+            out["rep"] = self.rep_id
+        if self.team_ids:
+            out["teams"] = list(self.team_ids)
+        if self.service:
+            out["svc"] = self.service
+        if self.on_behalf_of is not None:
+            out["obo"] = self.on_behalf_of.claims()
+        return out
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        """The principal of verified claims (ValueError when they are not a principal's)."""
+        obo = claims.get("obo")
+        teams = claims.get("teams") or ()
+        if not isinstance(teams, list | tuple) or not all(isinstance(t, str) for t in teams):
+            raise ValueError("teams must be a list of strings")
+        return cls(
+            subject=str(claims["sub"]),
+            role=Role(claims["role"]),
+            rep_id=claims.get("rep") or None,
+            team_ids=tuple(teams),
+            service=claims.get("svc") or None,
+            on_behalf_of=cls.from_claims(obo) if isinstance(obo, dict) else None,
+        )
+
+
+def service_principal(name: str, *, on_behalf_of: Principal | None = None) -> Principal:
+    """The identity a service presents when it calls a peer (for a user, or for itself)."""
+    return Principal(subject=f"service:{name}", role=Role.SERVICE, service=name, on_behalf_of=on_behalf_of)
+
+
+class TokenCodec:
+    """Mints and verifies the short-lived identity tokens (HS256 with the key every pod gets from one Secret)."""
+
+    def __init__(self, key: str | bytes, *, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> None:
+        if not key or len(key) < 32:
+            raise ValueError("the identity signing key must be at least 32 bytes")
+        self._key = key.encode() if isinstance(key, str) else key
+        self._ttl = ttl_seconds
+
+    def mint(self, principal: Principal, *, now: float | None = None) -> str:
+        issued = int(time.time() if now is None else now)
+        claims = principal.claims() | {"iss": ISSUER, "iat": issued, "exp": issued + self._ttl, "jti": uuid.uuid4().hex}
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        """The principal a token names; Unauthenticated when it is forged, expired or malformed."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "iss", "sub"]},
+            )
+            return Principal.from_claims(claims)
+        except (jwt.PyJWTError, KeyError, ValueError) as err:
+            raise Unauthenticated(f"the identity token does not verify: {type(err).__name__}") from None
+
+
+_current: ContextVar[Principal | None] = ContextVar("crm_principal", default=None)
+
+
+def current_principal() -> Principal | None:
+    """The verified caller of the call being served, or None outside a call."""
+    return _current.get()
+
+
+def require_principal() -> Principal:
+    """The verified caller; Unauthenticated when there is none."""
+    principal = _current.get()
+    if principal is None:
+        raise Unauthenticated("this call needs an identity")
+    return principal
+
+
+@contextmanager
+def acting_as(principal: Principal | None) -> Iterator[Principal | None]:
+    """Run a block as a principal (a consumer or timer as its service, a test as a role)."""
+    token = _current.set(principal)
+    try:
+        yield principal
+    finally:
+        _current.reset(token)
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    """PermissionDenied unless the principal has one of the roles."""
+    if principal.role not in roles:
+        raise PermissionDenied(f"the {principal.role.value} role may not do this")
