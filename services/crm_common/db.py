@@ -58,8 +58,10 @@ class Database:
         self, url: str, *, pool_size: int = 10, max_overflow: int | None = None, instrument: bool = True
     ) -> None:
         overflow = pool_size if max_overflow is None else max_overflow
+        # hide_parameters: an error's text (logged, recorded on spans, returned to callers) never carries the
+        # statement's bound values, which are names, phones and companies.
         self.engine: AsyncEngine = create_async_engine(
-            async_url(url), pool_size=pool_size, max_overflow=overflow, pool_recycle=1800
+            async_url(url), pool_size=pool_size, max_overflow=overflow, pool_recycle=1800, hide_parameters=True
         )
         # Instead of pool_pre_ping (a SELECT 1 round trip before every transaction): drop a pooled connection
         # the server has closed, which an idle connection shows by a readable socket.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from crm_common.telemetry import trace_id_of
@@ -105,6 +107,17 @@ CUSTOMER_MATCH_DURATION = Histogram(
     "crm_customer_match_seconds", "Time to find and score the candidates of one record.", buckets=LATENCY_BUCKETS
 )
 CUSTOMER_REVIEW_QUEUE_SIZE = Gauge("crm_customer_review_queue_size", "Uncertain pairs waiting for a steward.")
+
+
+# Label values come from bounded sets: a value a client or partner chose (a lead's source channel, a webhook's
+# source name) is counted under its own name only when configuration names it, else under OTHER. Free input as
+# a label would grow the series without bound and put whatever a caller typed (a name, a phone) in the metrics.
+OTHER = "other"
+
+
+def bounded_label(value: str, known: Collection[str]) -> str:
+    """`value` when it is one of the known (configured) values, else "other"."""
+    return value if value in known else OTHER
 
 
 def observe_with_trace(histogram: Histogram, value: float) -> None:

@@ -3,20 +3,99 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Sequence
 from typing import Any, cast
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from sqlalchemy import Engine, event
 
 _provider: TracerProvider | None = None
 # Distinct statement texts whose span name and attributes are kept (statements are few; parameters vary).
 _STATEMENTS_KEPT = 2000
+
+# What a database error says about the data it failed on: PostgreSQL's DETAIL ("Key (phone)=(+86...) already
+# exists", "Failing row contains (...)") and CONTEXT ("parameter $1 = '...'") lines, SQLAlchemy's bound
+# parameters, and the quoted value of an "invalid input syntax" message.
+_DATA_LINES = re.compile(r"^[ \t]*(?:DETAIL|CONTEXT):.*(?:\n|$)|^[ \t]*\[parameters:.*(?:\n|$)", re.MULTILINE)
+_INLINE_DATA = (
+    (re.compile(r"(DETAIL|CONTEXT):\s.*"), r"\1: (withheld)"),
+    (re.compile(r"\[parameters: .*"), "[parameters withheld]"),
+    (re.compile(r"Key \(.*?\)=\(.*?\)"), "Key (withheld)"),
+    (re.compile(r"Failing row contains \(.*\)"), "Failing row contains (withheld)"),
+    (re.compile(r"(invalid input (?:syntax|value) for [^:\n]*): .*"), r"\1: (withheld)"),
+)
+
+
+def scrub(text: str) -> str:
+    """The text of an error without the data a database error quotes (what an operator needs stays)."""
+    if not text:
+        return text
+    text = _DATA_LINES.sub("", text)
+    for pattern, replacement in _INLINE_DATA:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def db_error_description(error: BaseException) -> str:
+    """A database error as a span may show it: its class, SQLSTATE and constraint, never the values."""
+    orig = getattr(error, "orig", None) or error
+    diag = getattr(orig, "diag", None)
+    parts = [f"SQLSTATE {code}" for code in [getattr(orig, "sqlstate", None)] if code]
+    constraint = getattr(diag, "constraint_name", None)
+    if constraint:
+        parts.append(f"constraint {constraint}")
+    return type(orig).__name__ + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _scrubbed(span: ReadableSpan) -> ReadableSpan:
+    """The span with its status description and exception events scrubbed (the same span when clean)."""
+    status = span.status
+    description = scrub(status.description or "")
+    events = [
+        Event(e.name, {k: scrub(v) if isinstance(v, str) else v for k, v in (e.attributes or {}).items()}, e.timestamp)
+        if e.name == "exception"
+        else e
+        for e in span.events
+    ]
+    if description == (status.description or "") and all(a is b for a, b in zip(events, span.events, strict=True)):
+        return span
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=span.attributes,
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=Status(status.status_code, description or None),
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class ScrubbingSpanExporter(SpanExporter):
+    """Exports through another exporter after scrubbing every span's error text (whoever recorded it)."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.inner.export([_scrubbed(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 def setup_telemetry(service_name: str) -> TracerProvider:
@@ -30,7 +109,8 @@ def setup_telemetry(service_name: str) -> TracerProvider:
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        # Spans leave the process only scrubbed: instrumentations record exceptions with their full text.
+        provider.add_span_processor(BatchSpanProcessor(ScrubbingSpanExporter(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
     _provider = provider
     return provider
@@ -88,7 +168,7 @@ def instrument_sqlalchemy(engine: object, tracer_provider: trace.TracerProvider 
     def failed(exception_context: Any) -> None:
         span = getattr(exception_context.execution_context, "_crm_span", None)
         if span is not None:
-            span.set_status(Status(StatusCode.ERROR, str(exception_context.original_exception)))
+            span.set_status(Status(StatusCode.ERROR, db_error_description(exception_context.original_exception)))
             span.end()
 
     event.listen(sync_engine, "before_cursor_execute", before)
