@@ -1,4 +1,4 @@
-"""gRPC server bootstrap: stock health and reflection, interceptors for tracing, metrics, deadlines, errors."""
+"""gRPC server bootstrap: health, reflection outside production, identity, tracing, metrics, deadlines, errors."""
 
 from __future__ import annotations
 
@@ -15,18 +15,24 @@ from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from crm_common.errors import DomainError, to_rpc_status
+from crm_common.identity import METADATA_KEY, TokenCodec, Unauthenticated, VerifiedTokens, acting_as, token_of
 from crm_common.metrics import RPC_SERVER_DURATION
+from crm_common.settings import TransportSettings
 
 log = logging.getLogger(__name__)
 
 # A call that arrives without a deadline gets this one, so no handler can run unbounded.
 DEFAULT_DEADLINE_SECONDS = 30.0
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+# Asked by probes and tools that hold no identity; everything else needs a token.
+OPEN_SERVICES = frozenset({HEALTH_SERVICE, reflection.SERVICE_NAME, "grpc.reflection.v1.ServerReflection"})
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Times every unary call, bounds it by a deadline and maps domain errors to gRPC statuses."""
+    """Verifies the caller, times every unary call, bounds it by a deadline and maps domain errors to statuses."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: VerifiedTokens) -> None:
+        self.tokens = tokens
         # A method's handler never changes once registered: wrap it once, not on every call.
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
@@ -36,21 +42,25 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
         method = handler_call_details.method or ""
+        if handler is None:
+            return handler
+        if handler.unary_unary is None:
+            # Streams are only health's Watch and reflection; any other would bypass the identity check.
+            return handler if method.lstrip("/").partition("/")[0] in OPEN_SERVICES else None
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = _wrap_unary(handler, method)
+        wrapped = _wrap_unary(handler, method, self.tokens)
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
 
-def _wrap_unary(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    """The handler bounded by a deadline, timed, with domain errors mapped to statuses."""
+def _wrap_unary(handler: grpc.RpcMethodHandler, method: str, tokens: VerifiedTokens) -> grpc.RpcMethodHandler:
+    """The handler run as its verified caller, bounded by a deadline, timed, with domain errors mapped to statuses."""
     service_name, _, method_name = method.lstrip("/").partition("/")
     inner = handler.unary_unary
+    open_service = service_name in OPEN_SERVICES
     # One labelled child per status code, looked up once (labels() takes a lock and builds a key per call).
     observers: dict[grpc.StatusCode, Any] = {}
 
@@ -66,9 +76,16 @@ def _wrap_unary(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHa
         try:
             remaining = context.time_remaining()
             timeout = DEFAULT_DEADLINE_SECONDS if remaining is None else max(remaining, 0.0)
+            principal = None
+            if not open_service:
+                token = token_of(context.invocation_metadata())
+                if token is None:
+                    raise Unauthenticated(f"{method_name} needs an identity token in the {METADATA_KEY} metadata")
+                principal = tokens.verify(token)
             # asyncio.timeout, not wait_for: no extra task per call (and the handler keeps the call's context).
-            async with asyncio.timeout(timeout):
-                return await inner(request, context)
+            with acting_as(principal):
+                async with asyncio.timeout(timeout):
+                    return await inner(request, context)
         except DomainError as err:
             code = err.code
             await context.abort_with_status(rpc_status.to_status(to_rpc_status(err)))
@@ -92,26 +109,57 @@ def _wrap_unary(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHa
     )
 
 
-class GrpcServer:
-    """An aio server with health and reflection; `serving(True)` flips readiness."""
+def server_credentials(settings: TransportSettings) -> grpc.ServerCredentials:
+    """Mutual TLS: the pod's certificate, and only clients with a certificate of the cluster's CA."""
+    return grpc.ssl_server_credentials(
+        [(_read(settings.grpc_tls_key_file), _read(settings.grpc_tls_cert_file))],
+        root_certificates=_read(settings.grpc_tls_ca_file),
+        require_client_auth=True,
+    )
 
-    def __init__(self, *, port: int, service_names: Sequence[str]) -> None:
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+class GrpcServer:
+    """An aio server with health, identity and (outside production) reflection; `serving(True)` flips readiness.
+
+    Settings default to the environment's (CRM_IDENTITY_KEY, CRM_GRPC_REFLECTION, CRM_GRPC_TLS_*).
+    """
+
+    def __init__(self, *, port: int, service_names: Sequence[str], settings: TransportSettings | None = None) -> None:
+        settings = settings or TransportSettings()
+        self.settings = settings
+        tokens = VerifiedTokens(TokenCodec(settings.signing_key, ttl_seconds=settings.identity_ttl_seconds))
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), ServiceInterceptor()],
+            interceptors=[aio_server_interceptor(), ServiceInterceptor(tokens)],
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)],
         )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.service_names = list(service_names)
-        reflection.enable_server_reflection(
-            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-            self.server,
-        )
-        self.port = self.server.add_insecure_port(f"0.0.0.0:{port}")
+        if settings.reflection_enabled:
+            reflection.enable_server_reflection([*self.service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], self.server)
+        address = f"0.0.0.0:{port}"
+        if settings.tls_enabled:
+            self.port = self.server.add_secure_port(address, server_credentials(settings))
+        else:
+            self.port = self.server.add_insecure_port(address)
+        # Kubelet's gRPC probes speak plaintext: with TLS on they ask a health-only server on its own port.
+        self.health_server: grpc.aio.Server | None = None
+        self.health_port: int | None = None
+        if settings.tls_enabled and settings.grpc_health_port:
+            self.health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self.health_server)
+            self.health_port = self.health_server.add_insecure_port(f"0.0.0.0:{settings.grpc_health_port}")
 
     async def start(self) -> None:
         """Serve; the whole server ("", the liveness probe) is SERVING at once, named services wait for ready."""
         await self.server.start()
+        if self.health_server is not None:
+            await self.health_server.start()
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self.serving(False)
 
@@ -125,4 +173,6 @@ class GrpcServer:
     async def stop(self, grace: float) -> None:
         """Graceful stop: tell probes first, then let in-flight calls finish within the grace period."""
         await self.health.enter_graceful_shutdown()
+        if self.health_server is not None:
+            await self.health_server.stop(grace)
         await self.server.stop(grace)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -63,6 +64,11 @@ class Principal:
     def is_service(self) -> bool:
         return self.role is Role.SERVICE
 
+    @property
+    def acting_for(self) -> Principal:
+        """The user whose rights apply: the one a service acts for, else the caller itself."""
+        return self.on_behalf_of if self.on_behalf_of is not None else self
+
     def claims(self) -> dict[str, Any]:
         """The principal as JWT claims."""
         out: dict[str, Any] = {"sub": self.subject, "role": self.role.value}
@@ -107,6 +113,10 @@ class TokenCodec:
         self._key = key.encode() if isinstance(key, str) else key
         self._ttl = ttl_seconds
 
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
     def mint(self, principal: Principal, *, now: float | None = None) -> str:
         issued = int(time.time() if now is None else now)
         claims = principal.claims() | {"iss": ISSUER, "iat": issued, "exp": issued + self._ttl, "jti": uuid.uuid4().hex}
@@ -114,6 +124,10 @@ class TokenCodec:
 
     def verify(self, token: str) -> Principal:
         """The principal a token names; Unauthenticated when it is forged, expired or malformed."""
+        return self.verify_with_expiry(token)[0]
+
+    def verify_with_expiry(self, token: str) -> tuple[Principal, float]:
+        """The principal a token names and when the token stops being accepted (its exp plus the leeway)."""
         try:
             claims = jwt.decode(
                 token,
@@ -123,7 +137,7 @@ class TokenCodec:
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iat", "iss", "sub"]},
             )
-            return Principal.from_claims(claims)
+            return Principal.from_claims(claims), float(claims["exp"]) + LEEWAY_SECONDS
         except (jwt.PyJWTError, KeyError, ValueError) as err:
             raise Unauthenticated(f"the identity token does not verify: {type(err).__name__}") from None
 
@@ -158,3 +172,118 @@ def require_role(principal: Principal, *roles: Role) -> None:
     """PermissionDenied unless the principal has one of the roles."""
     if principal.role not in roles:
         raise PermissionDenied(f"the {principal.role.value} role may not do this")
+
+
+def outgoing_principal(service: str) -> Principal:
+    """Who a service says it is when it calls a peer now: itself, for the user it serves when it serves one."""
+    current = _current.get()
+    user = None
+    if current is not None:
+        user = current.on_behalf_of if current.is_service else current
+    return service_principal(service, on_behalf_of=user)
+
+
+class TokenCache:
+    """Mints a principal's token once and reuses it until shortly before it expires (a mint costs CPU)."""
+
+    # Distinct principals are few (services, users active within a TTL); the bound only caps memory.
+    MAX_ENTRIES = 4096
+
+    def __init__(self, codec: TokenCodec, *, refresh_before_seconds: float | None = None) -> None:
+        self.codec = codec
+        # Reused while at least a quarter of its life is left, so a callee never sees it expire in flight.
+        self._margin = refresh_before_seconds if refresh_before_seconds is not None else codec.ttl_seconds / 4
+        self._tokens: dict[tuple[Principal, Principal | None], tuple[str, float]] = {}
+
+    def token(self, principal: Principal) -> str:
+        """A valid token naming the principal (and the user it acts for)."""
+        # on_behalf_of is left out of a Principal's equality, so it is part of the key here.
+        key = (principal, principal.on_behalf_of)
+        now = time.time()
+        found = self._tokens.get(key)
+        if found is not None and found[1] - self._margin > now:
+            return found[0]
+        if len(self._tokens) >= self.MAX_ENTRIES:
+            self._tokens.clear()
+        token = self.codec.mint(principal, now=now)
+        self._tokens[key] = (token, int(now) + self.codec.ttl_seconds)
+        return token
+
+
+class VerifiedTokens:
+    """Verifies presented tokens, remembering each verified one until it expires (a caller reuses its token)."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self, codec: TokenCodec) -> None:
+        self.codec = codec
+        self._seen: dict[str, tuple[Principal, float]] = {}
+
+    def verify(self, token: str) -> Principal:
+        """The principal of a token; Unauthenticated when it does not verify or has expired."""
+        now = time.time()
+        found = self._seen.get(token)
+        if found is not None:
+            if found[1] > now:
+                return found[0]
+            del self._seen[token]
+        principal, expires = self.codec.verify_with_expiry(token)
+        if len(self._seen) >= self.MAX_ENTRIES:
+            self._seen.clear()
+        self._seen[token] = (principal, expires)
+        return principal
+
+
+def token_of(metadata: Any) -> str | None:
+    """The identity token among a call's metadata pairs, or None."""
+    for key, value in metadata or ():
+        if key == METADATA_KEY:
+            return value if isinstance(value, str) else value.decode()
+    return None
+
+
+class IdentityClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """Attaches the token of whoever `caller()` names to every unary call of a channel."""
+
+    def __init__(self, tokens: TokenCache, caller: Callable[[], Principal | None]) -> None:
+        self.tokens = tokens
+        self.caller = caller
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        principal = self.caller()
+        if principal is not None:
+            metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+            metadata.add(METADATA_KEY, self.tokens.token(principal))
+            client_call_details = client_call_details._replace(metadata=metadata)
+        return await continuation(client_call_details, request)
+
+
+class _SyncDetails(
+    namedtuple("_SyncDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
+    grpc.ClientCallDetails,
+):
+    """Call details of a blocking channel, with the token added."""
+
+
+class SyncIdentityInterceptor(grpc.UnaryUnaryClientInterceptor):
+    """The blocking-channel twin of IdentityClientInterceptor (tools, seeding, cross-process tests)."""
+
+    def __init__(self, tokens: TokenCache, caller: Callable[[], Principal | None]) -> None:
+        self.tokens = tokens
+        self.caller = caller
+
+    def intercept_unary_unary(self, continuation: Callable[..., Any], client_call_details: Any, request: Any) -> Any:
+        principal = self.caller()
+        if principal is not None:
+            metadata = [*(client_call_details.metadata or ()), (METADATA_KEY, self.tokens.token(principal))]
+            client_call_details = _SyncDetails(
+                client_call_details.method,
+                client_call_details.timeout,
+                metadata,
+                client_call_details.credentials,
+                getattr(client_call_details, "wait_for_ready", None),
+                getattr(client_call_details, "compression", None),
+            )
+        return continuation(client_call_details, request)

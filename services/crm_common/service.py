@@ -29,6 +29,7 @@ from crm_common.bus.tables import inbox_table, outbox_table
 from crm_common.db import Database, async_url
 from crm_common.grpc_client import open_channel
 from crm_common.grpc_server import GrpcServer
+from crm_common.identity import acting_as, outgoing_principal, service_principal
 from crm_common.logs import setup_logging
 from crm_common.metrics import DEPENDENCY_UP, start_metrics_server
 from crm_common.migrations import current_revision, head_revision, upgrade_to_head
@@ -118,9 +119,12 @@ class Runtime:
         return await stage_event(conn, self.definition.outbox, subject, message, event_id=event_id)
 
     def channel(self, address: str) -> grpc.aio.Channel:
-        """A shared channel to a peer service."""
+        """A shared channel to a peer service; each call carries this service's identity (and its user's)."""
         if address not in self._channels:
-            self._channels[address] = open_channel(address)
+            name = self.definition.name
+            self._channels[address] = open_channel(
+                address, caller=lambda: outgoing_principal(name), settings=self.settings
+            )
         return self._channels[address]
 
     def stub(self, factory: Callable[[grpc.aio.Channel], StubT], address: str) -> StubT:
@@ -183,7 +187,7 @@ async def serve(
     await runtime.connect_bus()
     assert runtime.js is not None
     wiring = await build(runtime)
-    server = GrpcServer(port=settings.grpc_port, service_names=definition.grpc_services)
+    server = GrpcServer(port=settings.grpc_port, service_names=definition.grpc_services, settings=settings)
     wiring.register(server.server)
     await server.start()
 
@@ -205,9 +209,11 @@ async def serve(
         )
         for spec in wiring.consumers
     ]
-    tasks = [asyncio.create_task(runtime.relay.run(), name="outbox-relay")]
-    tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.spec.durable}") for c in consumers]
-    tasks += [asyncio.create_task(job(), name=getattr(job, "__name__", "background")) for job in wiring.background]
+    # Tasks copy the context they are created in: consumers and timers run as the service itself.
+    with acting_as(service_principal(definition.name)):
+        tasks = [asyncio.create_task(runtime.relay.run(), name="outbox-relay")]
+        tasks += [asyncio.create_task(c.run(), name=f"consumer-{c.spec.durable}") for c in consumers]
+        tasks += [asyncio.create_task(job(), name=getattr(job, "__name__", "background")) for job in wiring.background]
     log.info(
         "%s serving gRPC on %d, metrics on %d",
         definition.name,

@@ -8,14 +8,61 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "xxx", "todo"}
+# Outside production a process without CRM_IDENTITY_KEY signs with this one (every dev process agrees on it).
+DEV_IDENTITY_KEY = "crm-development-only-identity-key-0123456789"
+MIN_IDENTITY_KEY_BYTES = 32
 
 
-class ServiceSettings(BaseSettings):
-    """Configuration common to every service process; each service subclasses it."""
+class TransportSettings(BaseSettings):
+    """How a process talks gRPC: the identity key every pod shares, reflection, optional mutual TLS."""
 
     model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore", frozen=True)
 
     environment: Literal["development", "test", "production"] = "production"
+    # Kept out of repr: the key signs every identity token between services.
+    identity_key: str = Field(default="", repr=False, description="HMAC key of the identity tokens (>= 32 bytes)")
+    identity_ttl_seconds: int = Field(default=120, ge=10, le=3600)
+    # None: on outside production, off in production.
+    grpc_reflection: bool | None = None
+    # Mutual TLS between pods: all three files, or none (plaintext in-cluster).
+    grpc_tls_cert_file: str = ""
+    grpc_tls_key_file: str = ""
+    grpc_tls_ca_file: str = ""
+    # With TLS on, kubelet's gRPC probes (plaintext) ask health on this port; 0 = no separate health port.
+    grpc_health_port: int = Field(default=0, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _identity_key_and_tls(self) -> TransportSettings:
+        key = self.identity_key
+        if self.environment == "production":
+            if not key:
+                raise ValueError("CRM_IDENTITY_KEY must be set")
+            if key == DEV_IDENTITY_KEY or any(p in key.lower() for p in PLACEHOLDERS):
+                raise ValueError("CRM_IDENTITY_KEY holds a placeholder value; set a real one")
+        if key and len(key.encode()) < MIN_IDENTITY_KEY_BYTES:
+            raise ValueError(f"CRM_IDENTITY_KEY must be at least {MIN_IDENTITY_KEY_BYTES} bytes")
+        tls = [self.grpc_tls_cert_file, self.grpc_tls_key_file, self.grpc_tls_ca_file]
+        if any(tls) and not all(tls):
+            raise ValueError("CRM_GRPC_TLS_CERT_FILE, CRM_GRPC_TLS_KEY_FILE and CRM_GRPC_TLS_CA_FILE go together")
+        return self
+
+    @property
+    def signing_key(self) -> str:
+        """The identity key, or the fixed development key outside production when none is set."""
+        return self.identity_key or DEV_IDENTITY_KEY
+
+    @property
+    def reflection_enabled(self) -> bool:
+        return self.environment != "production" if self.grpc_reflection is None else self.grpc_reflection
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.grpc_tls_cert_file)
+
+
+class ServiceSettings(TransportSettings):
+    """Configuration common to every service process; each service subclasses it."""
+
     log_level: str = "INFO"
     database_url: str = Field(default="", description="SQLAlchemy URL, postgresql+psycopg://user:pass@host:5432/db")
     nats_url: str = Field(default="", description="NATS server URL(s), comma-separated")
