@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
-import httpx
 
 from crm.notification.v1 import notification_pb2_grpc
+from crm_common.egress import http_client
 from crm_common.service import Runtime, ServiceDefinition, Wiring
 from notification import tables
 from notification.channels import default_adapters
@@ -40,9 +40,11 @@ async def build(runtime: Runtime) -> Wiring:
         raise ValueError(
             f"CRM_LEAD_ASSIGNED_CHANNEL={settings.lead_assigned_channel!r} is not one of {sorted(adapters)}"
         )
-    http = httpx.AsyncClient(timeout=settings.provider_timeout_seconds)
+    # Every provider call goes through the egress guard: checked, pinned address, no redirects.
+    guard = settings.egress_guard()
+    http = http_client(guard, timeout=settings.provider_timeout_seconds)
     tokens = TokenStore(runtime.db, refresh_margin=settings.token_refresh_margin_seconds)
-    registry = ChannelRegistry(runtime.db, http=http, tokens=tokens)
+    registry = ChannelRegistry(runtime.db, http=http, tokens=tokens, guard=guard, secrets=settings.secret_resolver())
     health = ChannelHealth(
         runtime.db, registry, interval=settings.probe_interval_seconds, failure_window=settings.failure_window_seconds
     )

@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -226,8 +226,11 @@ class Dispatcher:
     async def _call(self, send: Send) -> Outcome:
         async with self._calls:
             try:
-                return await asyncio.wait_for(send.adapter.send(send.message), self.settings.provider_timeout_seconds * 3)
+                report = await asyncio.wait_for(send.adapter.send(send.message), self.settings.provider_timeout_seconds * 3)
+                return replace(report, detail=send.adapter.scrub(report.detail))
             except DeliveryFailed as failure:
+                # Attempts, deliveries and channel health are read by other roles: no secret, nothing unbounded.
+                failure.reason = send.adapter.scrub(failure.reason)
                 return failure
             except TimeoutError:
                 return DeliveryFailed("provider call timed out", permanent=False, uncertain=True, channel_down=True)

@@ -13,6 +13,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.notification.v1 import notification_pb2, notification_pb2_grpc
+from crm_common.egress import outbound_of
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
 from notification import config_cache, config_repository, domain, intake, repository, templates
@@ -211,7 +212,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             name=channel.name.strip(), kind=channel.kind.strip(), settings=dict(channel.settings),
             secret_refs=dict(channel.secret_refs), rate_limit_per_minute=channel.rate_limit_per_minute,
         )
-        problems = validate_channel(config)
+        problems = await validate_channel(config, outbound=outbound_of(self.runtime.settings))
         if problems:
             raise InvalidArgument([FieldViolation(f"channel.{p.field}", p.description) for p in problems])
         async with self.runtime.db.transaction() as conn:

@@ -75,8 +75,10 @@ class ChannelHealth:
                 degraded = not up or (failing and total >= MIN_ATTEMPTS_FOR_RATE and rate >= DEGRADED_FAILURE_RATE)
                 if degraded and up:
                     detail = f"{bad} of {total} recent attempts failed"
+                # Other roles read this: never a provider's answer verbatim, never a secret.
+                detail = adapter.scrub(detail, 500)
                 await config_repository.upsert_health(
-                    conn, channel=adapter.name, up=up, degraded=degraded, detail=detail[:500],
+                    conn, channel=adapter.name, up=up, degraded=degraded, detail=detail,
                     token_expires_at=result.token_expires_at, failure_rate=rate, at=now,
                 )
                 self._report(adapter, degraded, detail)

@@ -8,6 +8,8 @@ from datetime import datetime
 import httpx
 
 from crm_common.db import Database
+from crm_common.egress import EgressGuard
+from crm_common.secret_refs import SecretResolver
 from notification import config_repository
 from notification.providers import KINDS, build_adapter
 from notification.providers.base import ChannelConfig, ProviderAdapter
@@ -17,10 +19,21 @@ from notification.providers.tokens import TokenStore
 class ChannelRegistry:
     """Adapters by channel name (enabled channels only), rebuilt when a channel's row changes."""
 
-    def __init__(self, db: Database, *, http: httpx.AsyncClient, tokens: TokenStore, reload_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        http: httpx.AsyncClient,
+        tokens: TokenStore,
+        guard: EgressGuard,
+        secrets: SecretResolver,
+        reload_seconds: float = 2.0,
+    ) -> None:
         self.db = db
         self.http = http
         self.tokens = tokens
+        self.guard = guard
+        self.secrets = secrets
         self.reload_seconds = reload_seconds
         self._adapters: dict[str, tuple[datetime, ProviderAdapter]] = {}
         self._loaded_at = float("-inf")
@@ -54,7 +67,9 @@ class ChannelRegistry:
                     secret_refs={k: str(v) for k, v in (row.secret_refs or {}).items()},
                     rate_limit_per_minute=row.rate_limit_per_minute,
                 )
-                adapters[row.name] = (row.updated_at, build_adapter(config, http=self.http, tokens=self.tokens))
+                adapters[row.name] = (row.updated_at, build_adapter(
+                    config, http=self.http, tokens=self.tokens, guard=self.guard, secrets=self.secrets
+                ))
             self._adapters = adapters
             self._loaded_at = loop.time()
 

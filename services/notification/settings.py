@@ -6,11 +6,12 @@ from functools import lru_cache
 
 from pydantic import Field
 
+from crm_common.egress import OutboundSettings
 from crm_common.settings import ServiceSettings
 
 
-class NotificationSettings(ServiceSettings):
-    """Configuration of the notification process."""
+class NotificationSettings(ServiceSettings, OutboundSettings):
+    """Configuration of the notification process (with CRM_OUTBOUND_ALLOWED_NETWORKS and CRM_SECRETS_DIR)."""
 
     lead_assigned_channel: str = Field(
         default="in_app", description="Channel for recipients without a profile or fallback chain (the in-app inbox)"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import httpx
 
+from crm_common.egress import EgressGuard, OutboundSettings
 from crm_common.errors import FieldViolation
+from crm_common.secret_refs import SecretResolver
 from notification.providers.base import ChannelConfig, ProviderAdapter
 from notification.providers.dingtalk import DingTalkRobotAdapter
-from notification.providers.secrets import is_reference
 from notification.providers.sms import SmsAdapter
-from notification.providers.smtp import SmtpAdapter
+from notification.providers.smtp import SmtpAdapter, smtp_problems
 from notification.providers.tokens import TokenStore
 from notification.providers.webhook import WebhookAdapter
 from notification.providers.wecom import WeComAppAdapter, WeComRobotAdapter
@@ -21,13 +22,15 @@ KINDS: dict[str, type[ProviderAdapter]] = {
 }
 
 
-def build_adapter(config: ChannelConfig, *, http: httpx.AsyncClient, tokens: TokenStore) -> ProviderAdapter:
+def build_adapter(
+    config: ChannelConfig, *, http: httpx.AsyncClient, tokens: TokenStore, guard: EgressGuard, secrets: SecretResolver
+) -> ProviderAdapter:
     """The adapter of a configured channel."""
-    return KINDS[config.kind](config, http=http, tokens=tokens)
+    return KINDS[config.kind](config, http=http, tokens=tokens, guard=guard, secrets=secrets)
 
 
-def validate_channel(config: ChannelConfig) -> list[FieldViolation]:
-    """What is wrong with a channel's configuration, field by field."""
+async def validate_channel(config: ChannelConfig, *, outbound: OutboundSettings) -> list[FieldViolation]:
+    """What is wrong with a channel's configuration, field by field (its destinations checked by the egress guard)."""
     problems: list[FieldViolation] = []
     name = config.name.strip()
     if not name or name == IN_APP or not name.replace("_", "").replace("-", "").isalnum() or len(name) > 64:
@@ -42,10 +45,24 @@ def validate_channel(config: ChannelConfig) -> list[FieldViolation]:
     for key in adapter.required_secrets:
         if key not in config.secret_refs:
             problems.append(FieldViolation(f"secret_refs.{key}", f"required for {config.kind}"))
+    secrets, guard = outbound.secret_resolver(), outbound.egress_guard()
     for key, ref in config.secret_refs.items():
-        if not is_reference(ref):
-            # Never echo the value: it may be the secret itself, pasted by mistake.
-            problems.append(FieldViolation(f"secret_refs.{key}", "must be a reference, 'env:NAME' or 'file:/path'"))
+        # Never echo the value: it may be the secret itself, pasted by mistake.
+        refused = secrets.problem(ref)
+        if refused:
+            problems.append(FieldViolation(f"secret_refs.{key}", refused))
+    for key in adapter.url_settings:
+        url = str(config.settings.get(key, "")).strip()
+        refused = await guard.url_problem(url) if url else None
+        if refused:
+            problems.append(FieldViolation(f"settings.{key}", refused))
+    if adapter.host_setting:
+        host = str(config.settings.get(adapter.host_setting, "")).strip()
+        refused = await guard.host_problem(host) if host else None
+        if refused:
+            problems.append(FieldViolation(f"settings.{adapter.host_setting}", refused))
+    if adapter is SmtpAdapter:
+        problems += smtp_problems(config)
     if config.rate_limit_per_minute < 0:
         problems.append(FieldViolation("rate_limit_per_minute", "must be 0 (none) or positive"))
     return problems

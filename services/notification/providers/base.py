@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,9 +11,14 @@ from typing import ClassVar
 
 import httpx
 
+from crm_common.egress import EgressGuard, EgressRefused
+from crm_common.secret_refs import SecretResolver, SecretUnavailable
 from notification.channels import DeliveryFailed, DeliveryReport
-from notification.providers.secrets import SecretUnavailable, read_secret
 from notification.providers.tokens import TokenStore
+
+# What may be quoted from a provider's answer: words, numbers and plain punctuation (no markup, no JSON).
+SAFE_CHARS = re.compile(r"[^\w .,:;'()#/+-]")
+CODE_CHARS = re.compile(r"[^\w.-]")
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,25 @@ class ProviderAdapter(ABC):
     # Shared destinations (group robots) merge a rate-limit overflow into one digest for everyone.
     shared_destination: ClassVar[bool] = False
     default_rate_limit: ClassVar[int] = 0
+    # Settings holding a URL the channel calls, and the one holding a bare host: the guard checks them at save.
+    url_settings: ClassVar[tuple[str, ...]] = ("base_url",)
+    host_setting: ClassVar[str] = ""
 
-    def __init__(self, config: ChannelConfig, *, http: httpx.AsyncClient, tokens: TokenStore) -> None:
+    def __init__(
+        self,
+        config: ChannelConfig,
+        *,
+        http: httpx.AsyncClient,
+        tokens: TokenStore,
+        guard: EgressGuard,
+        secrets: SecretResolver,
+    ) -> None:
         self.config = config
         self.name = config.name
         self.http = http
         self.tokens = tokens
+        self.guard = guard
+        self.secrets = secrets
 
     @property
     def dependency(self) -> str:
@@ -90,10 +109,25 @@ class ProviderAdapter(ABC):
 
     def secret(self, key: str) -> str:
         """A referenced secret, read now; a missing one fails the channel, not just the message."""
+        ref = self.config.secret_refs.get(key, "")
+        if not ref:
+            raise DeliveryFailed(f"no reference for secret {key!r}", permanent=True, channel_down=True)
         try:
-            return read_secret(self.config.secret_refs, key)
+            return self.secrets.read(ref)
         except SecretUnavailable as err:
             raise DeliveryFailed(str(err), permanent=True, channel_down=True) from None
+
+    def scrub(self, text: str, limit: int = 300) -> str:
+        """A status text fit for every reader: bounded, one line, with none of this channel's secrets in it."""
+        for ref in self.config.secret_refs.values():
+            try:
+                value = self.secrets.read(ref)
+            except SecretUnavailable:
+                continue
+            if len(value) >= 4:
+                text = text.replace(value, "[secret]")
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
 
     def target(self, recipient: RecipientAddress) -> str:
         """The address this channel reaches the recipient at; DeliveryFailed when the recipient has none."""
@@ -115,10 +149,29 @@ def require(value: str, what: str) -> str:
     return value
 
 
+def provider_text(value: object, limit: int = 60) -> str:
+    """A provider's message as we may repeat it: plain words only, short (never a body or its markup)."""
+    text = " ".join(SAFE_CHARS.sub(" ", str(value)).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def provider_code(value: object) -> str:
+    """A provider's error code as we may repeat it: letters, digits, '.', '_' and '-', at most 40."""
+    return CODE_CHARS.sub("", str(value))[:40]
+
+
 async def post_json(http: httpx.AsyncClient, url: str, payload: object, **kwargs: object) -> httpx.Response:
-    """POST, turning transport errors into DeliveryFailed: before sending is safe to retry, after is uncertain."""
+    """POST JSON through `call`."""
+    return await call(http, "POST", url, json=payload, **kwargs)
+
+
+async def call(http: httpx.AsyncClient, method: str, url: str, **kwargs: object) -> httpx.Response:
+    """One request, turning transport errors into DeliveryFailed: before sending is safe to retry, after is uncertain."""
     try:
-        return await http.post(url, json=payload, **kwargs)  # type: ignore[arg-type]
+        return await http.request(method, url, **kwargs)  # type: ignore[arg-type]
+    except EgressRefused as err:
+        # Nothing was sent; the channel's destination is where it may not go, which no retry changes.
+        raise DeliveryFailed(f"destination refused: {err}", permanent=True, channel_down=True) from None
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as err:
         raise DeliveryFailed(f"provider unreachable: {type(err).__name__}", permanent=False, channel_down=True) from None
     except httpx.TransportError as err:

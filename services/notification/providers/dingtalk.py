@@ -9,7 +9,14 @@ import time
 from typing import ClassVar
 
 from notification.channels import DeliveryFailed, DeliveryReport
-from notification.providers.base import ProviderAdapter, ProviderMessage, body_json, http_status_failure, post_json
+from notification.providers.base import (
+    ProviderAdapter,
+    ProviderMessage,
+    body_json,
+    http_status_failure,
+    post_json,
+    provider_text,
+)
 
 DEFAULT_BASE_URL = "https://oapi.dingtalk.com"
 # 130101 sending too fast (20 a minute per robot); -1 system busy.
@@ -54,7 +61,7 @@ class DingTalkRobotAdapter(ProviderAdapter):
         code = int(data.get("errcode", -1))
         if code == 0:
             return DeliveryReport(status="delivered", detail="posted to the group")
-        reason = f"robot/send: errcode {code} {str(data.get('errmsg', ''))[:120]}"
+        reason = f"robot/send: errcode {code} {provider_text(data.get('errmsg', ''))}"
         if code in TRANSIENT_ERRORS:
             raise DeliveryFailed(reason, permanent=False, retry_after=60.0 if code == 130101 else None)
         raise DeliveryFailed(reason, permanent=True, channel_down=code in CHANNEL_ERRORS)

@@ -16,8 +16,11 @@ from notification.providers.base import (
     ProviderMessage,
     RecipientAddress,
     body_json,
+    call,
     http_status_failure,
     post_json,
+    provider_code,
+    provider_text,
     require,
 )
 
@@ -57,14 +60,14 @@ class SmsAdapter(ProviderAdapter):
         code = str(data.get("Code", ""))
         if code == "OK":
             return DeliveryReport(status="sent", detail=f"BizId {data.get('BizId', '')}")
-        reason = f"sms: {code} {str(data.get('Message', ''))[:120]}"
+        reason = f"sms: {provider_code(code)} {provider_text(data.get('Message', ''))}"
         if code in TRANSIENT_CODES:
             raise DeliveryFailed(reason, permanent=False, retry_after=60.0 if code != "isp.SYSTEM_ERROR" else None)
         raise DeliveryFailed(reason, permanent=True, channel_down=code in CHANNEL_CODES)
 
     async def probe(self) -> ProbeResult:
         try:
-            response = await self.http.get(f"{self.setting('base_url').rstrip('/')}/v1/account", headers=self._headers())
+            response = await call(self.http, "GET", f"{self.setting('base_url').rstrip('/')}/v1/account", headers=self._headers())
             failure = http_status_failure(response)
             if failure:
                 return ProbeResult(up=False, detail=failure.reason)
@@ -74,5 +77,5 @@ class SmsAdapter(ProviderAdapter):
         except Exception as err:
             return ProbeResult(up=False, detail=f"probe failed: {type(err).__name__}")
         if data.get("Code") != "OK":
-            return ProbeResult(up=False, detail=f"account: {data.get('Code')}")
-        return ProbeResult(up=True, detail=f"balance {data.get('Balance', '?')}")
+            return ProbeResult(up=False, detail=f"account: {provider_code(data.get('Code'))}")
+        return ProbeResult(up=True, detail=f"balance {provider_code(data.get('Balance', '?'))}")

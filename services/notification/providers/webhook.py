@@ -8,8 +8,15 @@ import json
 import time
 from typing import ClassVar
 
-from notification.channels import DeliveryReport
-from notification.providers.base import ProbeResult, ProviderAdapter, ProviderMessage, http_status_failure, post_json
+from notification.channels import DeliveryFailed, DeliveryReport
+from notification.providers.base import (
+    ProbeResult,
+    ProviderAdapter,
+    ProviderMessage,
+    call,
+    http_status_failure,
+    post_json,
+)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -25,6 +32,7 @@ class WebhookAdapter(ProviderAdapter):
     dedupes = True
     required_settings: ClassVar[tuple[str, ...]] = ("url",)
     required_secrets: ClassVar[tuple[str, ...]] = ("signing_secret",)
+    url_settings: ClassVar[tuple[str, ...]] = ("url", "probe_url")
 
     @property
     def dependency(self) -> str:
@@ -60,7 +68,9 @@ class WebhookAdapter(ProviderAdapter):
         if not url:
             return await super().probe()
         try:
-            response = await self.http.get(url)
+            response = await call(self.http, "GET", url)
+        except DeliveryFailed as err:
+            return ProbeResult(up=False, detail=err.reason)
         except Exception as err:
             return ProbeResult(up=False, detail=f"probe failed: {type(err).__name__}")
         return ProbeResult(up=response.status_code < 500, detail=f"probe HTTP {response.status_code}")

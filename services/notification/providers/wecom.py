@@ -16,8 +16,10 @@ from notification.providers.base import (
     ProviderMessage,
     RecipientAddress,
     body_json,
+    call,
     http_status_failure,
     post_json,
+    provider_text,
     require,
 )
 
@@ -39,7 +41,7 @@ def errcode_failure(data: dict, what: str) -> DeliveryFailed | None:
     code = int(data.get("errcode", -1))
     if code == 0:
         return None
-    reason = f"{what}: errcode {code} {str(data.get('errmsg', ''))[:120]}"
+    reason = f"{what}: errcode {code} {provider_text(data.get('errmsg', ''))}"
     if code in TRANSIENT_ERRORS:
         return DeliveryFailed(reason, permanent=False, retry_after=RATE_LIMIT_WINDOW if code == 45009 else None)
     if code in TOKEN_ERRORS:
@@ -65,9 +67,10 @@ class WeComAppAdapter(ProviderAdapter):
     async def _fetch_token(self) -> tuple[str, float]:
         params = {"corpid": self.setting("corp_id"), "corpsecret": self.secret("corp_secret")}
         try:
-            response = await self.http.get(f"{self.base_url}/cgi-bin/gettoken", params=params)
-        except Exception as err:
-            raise DeliveryFailed(f"gettoken unreachable: {type(err).__name__}", permanent=False, channel_down=True) from None
+            response = await call(self.http, "GET", f"{self.base_url}/cgi-bin/gettoken", params=params)
+        except DeliveryFailed as err:
+            # Asking for a token changes nothing at WeCom: never an uncertain send, whatever the transport did.
+            raise DeliveryFailed(f"gettoken: {err.reason}", permanent=err.permanent, channel_down=True) from None
         failure = http_status_failure(response)
         if failure:
             raise failure
@@ -115,11 +118,11 @@ class WeComAppAdapter(ProviderAdapter):
     async def probe(self) -> ProbeResult:
         try:
             token = await self.tokens.get(self.name, self._fetch_token)
-            response = await self.http.get(f"{self.base_url}/cgi-bin/get_api_domain_ip", params={"access_token": token})
+            response = await call(self.http, "GET", f"{self.base_url}/cgi-bin/get_api_domain_ip", params={"access_token": token})
             failure = http_status_failure(response) or errcode_failure(body_json(response), "get_api_domain_ip")
             if failure and _token_error(failure):
                 token = await self.tokens.refresh(self.name, self._fetch_token, stale=token)
-                response = await self.http.get(f"{self.base_url}/cgi-bin/get_api_domain_ip", params={"access_token": token})
+                response = await call(self.http, "GET", f"{self.base_url}/cgi-bin/get_api_domain_ip", params={"access_token": token})
                 failure = http_status_failure(response) or errcode_failure(body_json(response), "get_api_domain_ip")
         except DeliveryFailed as err:
             return ProbeResult(up=False, detail=err.reason, token_expires_at=await self.tokens.expires_at(self.name))

@@ -18,7 +18,8 @@ from .providers import Providers, running_providers
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def runtime(service_runtime: Callable[..., AbstractAsyncContextManager[Runtime]]) -> AsyncIterator[Runtime]:
     """Tests share it and keep apart by using their own lead and recipient ids."""
-    async with service_runtime(DEFINITION, max_deliver=3) as rt:
+    # The provider stand-ins listen on loopback, which the egress guard refuses unless it is allowed.
+    async with service_runtime(DEFINITION, max_deliver=3, outbound_allowed_networks="127.0.0.0/8") as rt:
         yield rt
 
 

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
-import httpx
 from google.protobuf.message import Message
 from nats import errors as nats_errors
 from sqlalchemy import select, update
 
 from crm.notification.v1 import notification_pb2
 from crm_common.bus.consumer import EventMeta
+from crm_common.egress import http_client
 from crm_common.service import Runtime
 from notification.channels import InAppInboxAdapter
 from notification.consumers import notify_assignee
@@ -31,12 +31,13 @@ from .helpers import lead_assigned, meta
 from .providers import Providers
 
 SECRETS = {
-    "TEST_WECOM_CORP_SECRET": p.CORP_SECRET,
-    "TEST_WECOM_ROBOT_KEY": p.ROBOT_KEY,
-    "TEST_DING_TOKEN": p.DING_TOKEN,
-    "TEST_DING_SECRET": p.DING_SECRET,
-    "TEST_SMS_API_KEY": p.SMS_API_KEY,
-    "TEST_WEBHOOK_SECRET": p.WEBHOOK_SECRET,
+    "CRM_SECRET_TEST_WECOM_CORP_SECRET": p.CORP_SECRET,
+    "CRM_SECRET_TEST_WECOM_ROBOT_KEY": p.ROBOT_KEY,
+    "CRM_SECRET_TEST_DING_TOKEN": p.DING_TOKEN,
+    "CRM_SECRET_TEST_DING_SECRET": p.DING_SECRET,
+    "CRM_SECRET_TEST_SMS_API_KEY": p.SMS_API_KEY,
+    "CRM_SECRET_TEST_WEBHOOK_SECRET": p.WEBHOOK_SECRET,
+    "CRM_SECRET_TEST_SMTP_CA": p.SMTP_CA_PEM,
 }
 
 
@@ -68,12 +69,12 @@ class Kit:
         name = f"{kind.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
         base = self.providers.base_url
         configs: dict[str, tuple[dict[str, str], dict[str, str]]] = {
-            "wecom_app": ({"base_url": base, "corp_id": p.CORP_ID, "agent_id": "1000002"}, {"corp_secret": "env:TEST_WECOM_CORP_SECRET"}),
-            "wecom_robot": ({"base_url": base}, {"key": "env:TEST_WECOM_ROBOT_KEY"}),
-            "dingtalk_robot": ({"base_url": base}, {"access_token": "env:TEST_DING_TOKEN", "sign_secret": "env:TEST_DING_SECRET"}),
-            "sms": ({"base_url": base, "sign_name": "CRM"}, {"api_key": "env:TEST_SMS_API_KEY"}),
-            "smtp": ({"host": "127.0.0.1", "port": str(self.providers.smtp_port), "sender": "crm@example.com"}, {}),
-            "webhook": ({"url": f"{base}/hook"}, {"signing_secret": "env:TEST_WEBHOOK_SECRET"}),
+            "wecom_app": ({"base_url": base, "corp_id": p.CORP_ID, "agent_id": "1000002"}, {"corp_secret": "env:CRM_SECRET_TEST_WECOM_CORP_SECRET"}),
+            "wecom_robot": ({"base_url": base}, {"key": "env:CRM_SECRET_TEST_WECOM_ROBOT_KEY"}),
+            "dingtalk_robot": ({"base_url": base}, {"access_token": "env:CRM_SECRET_TEST_DING_TOKEN", "sign_secret": "env:CRM_SECRET_TEST_DING_SECRET"}),
+            "sms": ({"base_url": base, "sign_name": "CRM"}, {"api_key": "env:CRM_SECRET_TEST_SMS_API_KEY"}),
+            "smtp": ({"host": "127.0.0.1", "port": str(self.providers.smtp_port), "sender": "crm@example.com"}, {"ca_bundle": "env:CRM_SECRET_TEST_SMTP_CA"}),
+            "webhook": ({"url": f"{base}/hook"}, {"signing_secret": "env:CRM_SECRET_TEST_WEBHOOK_SECRET"}),
         }
         settings, refs = configs[kind]
         settings = {**settings, **overrides.pop("settings", {})}  # type: ignore[dict-item]
@@ -168,9 +169,12 @@ async def make_kit(runtime: Runtime, providers: Providers, **settings: object) -
             "max_attempts_per_channel": 4, "send_lease_seconds": 30.0, **settings,
         }
     )
-    async with httpx.AsyncClient(timeout=tuned.provider_timeout_seconds) as http:
+    guard = tuned.egress_guard()
+    async with http_client(guard, timeout=tuned.provider_timeout_seconds) as http:
         tokens = TokenStore(runtime.db, refresh_margin=tuned.token_refresh_margin_seconds)
-        registry = ChannelRegistry(runtime.db, http=http, tokens=tokens, reload_seconds=0.0)
+        registry = ChannelRegistry(
+            runtime.db, http=http, tokens=tokens, guard=guard, secrets=tuned.secret_resolver(), reload_seconds=0.0
+        )
         health = ChannelHealth(runtime.db, registry, interval=1.0, failure_window=tuned.failure_window_seconds)
         dispatcher = Dispatcher(db=runtime.db, stage=runtime.stage, registry=registry, health=health, settings=tuned)
         servicer = NotificationServicer(runtime, registry=registry)

@@ -4,7 +4,8 @@ One Starlette app serves WeCom (gettoken, message/send with its duplicate check,
 group robot webhook/send), DingTalk's signed robot, an SMS gateway that drops repeated `out_id`s, and
 a partner webhook that checks signatures and drops repeated Idempotency-Keys. Knobs let a test expire
 tokens, put errors inside HTTP 200 answers, slow answers down, rate-limit, and take a provider down.
-Mail goes to a real SMTP server (aiosmtpd) on loopback.
+Mail goes to a real SMTP server (aiosmtpd) on loopback that requires STARTTLS, with a certificate for
+127.0.0.1 from a test CA (trustme) the mail channel is given as its `ca_bundle`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import hmac
 import json
 import secrets
 import socket
+import ssl
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 
+import trustme
 import uvicorn
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from starlette.applications import Starlette
@@ -38,6 +41,16 @@ DING_SECRET = "SECdingtalk-sign-secret-value"
 SMS_API_KEY = "sms-api-key-value"
 WEBHOOK_SECRET = "webhook-signing-secret-value"
 ROBOT_LIMIT_PER_MINUTE = 20
+TEST_CA = trustme.CA()
+SMTP_CA_PEM = TEST_CA.cert_pem.bytes().decode()
+SMTP_CERT = TEST_CA.issue_cert("127.0.0.1", "localhost")
+
+
+def smtp_tls_context() -> ssl.SSLContext:
+    """The loopback SMTP server's TLS context (its certificate names 127.0.0.1 and localhost)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    SMTP_CERT.configure_cert(context)
+    return context
 
 
 @dataclass
@@ -293,7 +306,10 @@ async def running_providers() -> AsyncIterator[Providers]:
         if server.started:
             break
         await asyncio.sleep(0.01)
-    smtp = await asyncio.get_running_loop().create_server(lambda: SMTP(mail, hostname="localhost"), "127.0.0.1", 0)
+    tls = smtp_tls_context()
+    smtp = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(mail, hostname="localhost", tls_context=tls, require_starttls=True), "127.0.0.1", 0
+    )
     try:
         yield Providers(
             base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",

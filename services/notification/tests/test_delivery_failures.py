@@ -146,7 +146,7 @@ async def test_mail_goes_to_a_real_smtp_server_and_a_refused_address_falls_back(
 async def test_missing_secret_degrades_the_channel_without_logging_any_secret(
     kit: Kit, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wecom = await kit.channel("wecom_app", secret_refs={"corp_secret": "env:TEST_NOT_SET"})
+    wecom = await kit.channel("wecom_app", secret_refs={"corp_secret": "env:CRM_SECRET_TEST_NOT_SET"})
     sms = await kit.channel("sms")
     rep = await kit.recipient([wecom, sms], mobile="+8613900000006")
     caplog.set_level(logging.DEBUG)
@@ -156,7 +156,7 @@ async def test_missing_secret_degrades_the_channel_without_logging_any_secret(
 
     moved = await kit.notification(lead_id)
     assert [(d.channel, d.status) for d in moved.deliveries] == [(wecom, "failed"), (sms, "sent")]
-    assert "env:TEST_NOT_SET" in moved.deliveries[0].last_error
+    assert "env:CRM_SECRET_TEST_NOT_SET" in moved.deliveries[0].last_error
     async with kit.runtime.db.connect() as conn:
         assert (await conn.execute(select(notifications.c.status).where(notifications.c.lead_id == lead_id))).scalar_one() == "sent"
     logged = caplog.text

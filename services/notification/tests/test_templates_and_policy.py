@@ -232,7 +232,7 @@ async def test_configuration_api_refuses_plain_secrets_unknown_channels_and_bad_
 
     sms = await kit.channel("sms")
     got = (await kit.servicer.GetChannel(notification_pb2.GetChannelRequest(name=sms), CONTEXT)).channel
-    assert dict(got.secret_refs) == {"api_key": "env:TEST_SMS_API_KEY"}
+    assert dict(got.secret_refs) == {"api_key": "env:CRM_SECRET_TEST_SMS_API_KEY"}
 
 
 async def test_send_notification_is_idempotent_by_key(kit: Kit) -> None:
