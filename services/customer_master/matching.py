@@ -9,12 +9,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import phonenumbers
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, LCSseq
+from rapidfuzz.distance import LCSseq
 
 from customer_master.names import (
     CompanyName,
     PersonName,
+    fold,
     has_han,
     normalize_company_name,
     normalize_person_name,
@@ -170,7 +172,14 @@ class MatchRules:
     """Weights, thresholds and rules an administrator sets; the defaults are what the service ships with."""
 
     weights: dict[str, float] = field(
-        default_factory=lambda: {"company": 0.5, "phone": 0.2, "email": 0.15, "contact": 0.15}
+        default_factory=lambda: {
+            "company": 0.5,
+            "phone": 0.2,
+            "email": 0.15,
+            "contact": 0.15,
+            "domain": 0.15,
+            "address": 0.15,
+        }
     )
     auto_match: float = 90.0
     review: float = 75.0
@@ -219,6 +228,7 @@ class Record:
     phone: str = ""
     email: str = ""
     contact: str = ""
+    address: str = ""
 
 
 @dataclass(frozen=True)
@@ -252,8 +262,40 @@ class MatchResult:
         }
 
 
+# Mailbox providers anyone signs up to: an address there tells the person, never the employer.
+PERSONAL_MAIL_DOMAINS = frozenset(
+    "qq.com foxmail.com 163.com 126.com yeah.net 139.com 189.cn 21cn.com sina.com sina.cn sohu.com tom.com "
+    "aliyun.com 263.net gmail.com googlemail.com hotmail.com outlook.com live.com msn.com yahoo.com yahoo.com.cn "
+    "icloud.com me.com mail.com proton.me protonmail.com gmx.com yandex.com".split()
+)
+# A person's name agrees when it is this similar: a shared surname or a homophone is another person as often.
+NAME_AGREES = 90.0
+ADDRESS_AGREES = 90.0
+
+
+def company_domain(email: str) -> str:
+    """The domain of a business e-mail address (the company's own), or "" for a personal mailbox or no address."""
+    _, at, domain = email.strip().lower().rpartition("@")
+    return domain if at and domain and domain not in PERSONAL_MAIL_DOMAINS else ""
+
+
+def is_landline(phone: str) -> bool:
+    """Whether an E.164 number is a fixed line (a company's switchboard), not a person's mobile."""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
+
+
 def score_pair(query: Record, candidate: Record, rules: MatchRules) -> MatchResult:
-    """Compare two records field by field and decide: credit codes decide alone, then rules, then thresholds."""
+    """The account decision, the one every path takes (resolve, match, dedup jobs, benchmarks).
+
+    A valid credit code on both sides decides alone. Otherwise the company's name is the account's evidence, for and
+    against; what else agrees (the same phone or address, company domain, landline, the same person's name) adds to
+    it, and what differs is shown but never counted against the account: another person at one company is still
+    that company.
+    """
     fields: list[FieldScore] = []
     q_code, c_code = normalize_credit_code(query.credit_code), normalize_credit_code(candidate.credit_code)
     if q_code and c_code and valid_credit_code(q_code) and valid_credit_code(c_code):
@@ -269,18 +311,31 @@ def score_pair(query: Record, candidate: Record, rules: MatchRules) -> MatchResu
         )
     fields.append(FieldScore("company", company, note))
     phone = None if not (query.phone and candidate.phone) else (100.0 if query.phone == candidate.phone else 0.0)
-    fields.append(FieldScore("phone", phone))
-    email = None if not (query.email and candidate.email) else _email_similarity(query.email, candidate.email)
-    fields.append(FieldScore("email", email))
+    fields.append(FieldScore("phone", phone, _phone_note(query.phone, phone)))
+    email = None if not (query.email and candidate.email) else (100.0 if _same_email(query, candidate) else 0.0)
+    fields.append(FieldScore("email", email, "another mailbox: not counted against" if email == 0.0 else ""))
     contact, same_surname = None, False
     if query.contact and candidate.contact:
         contact, same_surname = person_similarity(
             normalize_person_name(query.contact), normalize_person_name(candidate.contact)
         )
-    fields.append(FieldScore("contact", contact, "same surname" if same_surname else ""))
-    known = [(f, rules.weights.get(f.field, 0.0)) for f in fields if f.score is not None]
-    weight = sum(w for _, w in known)
-    total = sum(f.score * w for f, w in known) / weight if weight else 0.0  # type: ignore[operator]
+    fields.append(FieldScore("contact", contact, _contact_note(contact, same_surname)))
+    domains = company_domain(query.email), company_domain(candidate.email)
+    domain = None if not all(domains) or email == 100.0 else (100.0 if domains[0] == domains[1] else 0.0)
+    fields.append(FieldScore("domain", domain, _DOMAIN_NOTES.get(domain, "")))
+    address = None
+    if query.address and candidate.address:
+        address = float(fuzz.token_sort_ratio(fold(query.address), fold(candidate.address)))
+    fields.append(FieldScore("address", address))
+    # Evidence for the account: the company's name always (it can say "another company"); the rest only agreeing.
+    agreeing = {f.field for f in fields if f.score is not None and f.score >= _AGREES.get(f.field, 100.0)}
+    if "contact" in agreeing and company is None and not agreeing & {"phone", "email"}:
+        # A name alone is no account: 张伟 works at many companies.
+        agreeing.discard("contact")
+    counted = [(f, rules.weights.get(f.field, 0.0)) for f in fields if f.field == "company" and f.score is not None]
+    counted += [(f, rules.weights.get(f.field, 0.0)) for f in fields if f.field in agreeing and f.field != "company"]
+    weight = sum(w for _, w in counted)
+    total = sum(f.score * w for f, w in counted) / weight if weight else 0.0  # type: ignore[operator]
     facts = {
         "company": company or 0.0,
         "same_surname": same_surname,
@@ -288,6 +343,29 @@ def score_pair(query: Record, candidate: Record, rules: MatchRules) -> MatchResu
         "same_email": email == 100.0,
     }
     return _decide(total, facts, rules, tuple(fields))
+
+
+_AGREES = {"contact": NAME_AGREES, "address": ADDRESS_AGREES}
+_DOMAIN_NOTES = {100.0: "company domain of a business e-mail", 0.0: "another domain: not counted against"}
+
+
+def _same_email(a: Record, b: Record) -> bool:
+    return a.email.strip().lower() == b.email.strip().lower()
+
+
+def _phone_note(phone: str, score: float | None) -> str:
+    if score is None:
+        return ""
+    kind = "company landline" if is_landline(phone) else "mobile"
+    return kind if score == 100.0 else f"another {kind}: not counted against"
+
+
+def _contact_note(score: float | None, same_surname: bool) -> str:
+    if score is None:
+        return ""
+    if score >= NAME_AGREES:
+        return "same person"
+    return "another person: not counted against" + ("; same surname" if same_surname else "")
 
 
 _STRENGTH = {NO_MATCH: 0, REVIEW: 1, AUTO_MATCH: 2}
@@ -306,13 +384,3 @@ def _decide(total: float, facts: dict[str, Any], rules: MatchRules, fields: tupl
             decision, reason = rule.decision, rule.name
             break
     return MatchResult(total, decision, reason, fields)
-
-
-def _email_similarity(a: str, b: str) -> float:
-    a, b = a.strip().lower(), b.strip().lower()
-    if a == b:
-        return 100.0
-    local_a, _, domain_a = a.partition("@")
-    local_b, _, domain_b = b.partition("@")
-    # Same mailbox name at another domain is weak evidence; a different mailbox is none.
-    return 50.0 * JaroWinkler.similarity(local_a, local_b) if domain_a != domain_b else 0.0

@@ -23,13 +23,11 @@ _CITIES = (
     "兰州 西宁 银川 乌鲁木齐 呼和浩特 包头 南宁 柳州 桂林 贵阳 遵义 昆明 海口 三亚 拉萨"
 ).split()
 _ADMIN_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市", "区", "县")
-_REGION = re.compile(
-    "^(?:"
-    + "|".join(sorted((re.escape(n) for n in _PROVINCES + _CITIES), key=len, reverse=True))
-    + ")(?:"
-    + "|".join(_ADMIN_SUFFIXES)
-    + ")?"
-)
+_PLACE_NAMES = "|".join(sorted((re.escape(n) for n in _PROVINCES + _CITIES), key=len, reverse=True))
+_REGION = re.compile(f"^(?P<place>{_PLACE_NAMES})(?:" + "|".join(_ADMIN_SUFFIXES) + ")?")
+_ANY_PLACE = re.compile(_PLACE_NAMES)
+# Municipalities are cities: a province in front of a city is dropped from a place-only core, they are not.
+_MUNICIPALITIES = frozenset("北京 天津 上海 重庆 香港 澳门".split())
 # English place names that lead Latin company names ("Hangzhou ... Co., Ltd.").
 _LATIN_REGIONS = frozenset("".join(lazy_pinyin(n)) for n in _PROVINCES + _CITIES) | {
     "peking",
@@ -151,6 +149,20 @@ _INDUSTRY_WORDS = tuple(
     )
 )
 
+# Words that name what kind of undertaking a company is, not which: a port group named after its cities
+# (宁波舟山港) has nothing else, so its place words are its core.
+_GENERIC_WORDS = tuple(
+    sorted(
+        (
+            *_INDUSTRY_WORDS,
+            *"港务 港口 港 机场 码头 铁路 高速 交通 水务 燃气 热力 电力 公交 地铁 城投 城建 农商 集团 股份 有限 公司 总 "
+            "实业 控股 开发 产业 国资 国有 资本".split(),
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+
 _BRACKETS = re.compile(r"[(\[{（【〔「『《<]([^)\]}）】〕」』》>]*)[)\]}）】〕」』》>]")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -241,7 +253,9 @@ class CompanyName:
         trade = {f"{ch}|{industry}" for ch in set(brand)} if industry else set()
         # The place in front pairs with the first characters: 上汽 is 上海汽车, 贵技实业 is 贵阳技智立工实业.
         prefix = self.region[:2] if has_han(self.region) else ""
-        placed = {p + core[j] for i, p in enumerate(prefix) for j in range(max(0, PAIR_WINDOW - len(prefix) + i))}
+        placed = {
+            p + core[j] for i, p in enumerate(prefix) for j in range(min(len(core), max(0, PAIR_WINDOW - len(prefix) + i)))
+        }
         # The whole core and the place prefix are keys too: every key row carries their text (insert_grams).
         exact = {f"={core}"} | ({f"^{prefix}"} if prefix else set())
         return sorted(pairs | trade | placed | exact)
@@ -273,6 +287,25 @@ def _strip_region(text: str) -> tuple[str, str]:
         region += found.group(0)
         text = text[found.end() :]
     return text, region
+
+
+def distinctive(core: str) -> str:
+    """What is left of a Chinese core without place names and generic words (trade, port, group): its own part."""
+    rest = _ANY_PLACE.sub("", core)
+    for word in _GENERIC_WORDS:
+        rest = rest.replace(word, "")
+    return rest
+
+
+def _place_words(region: str) -> str:
+    """The place names of a stripped region without 省/市/区, a province dropped before a city (浙江省杭州市: 杭州)."""
+    places = []
+    while found := _REGION.match(region):
+        places.append(found.group("place"))
+        region = region[found.end() :]
+    if len(places) > 1 and places[0] in _PROVINCES and places[0] not in _MUNICIPALITIES:
+        places = places[1:]
+    return "".join(places) + region
 
 
 def _strip_cn_legal_form(text: str) -> tuple[str, str]:
@@ -327,6 +360,9 @@ def normalize_company_name(raw: str) -> CompanyName:
         core, legal = _strip_cn_legal_form(compact)
         core, more_region = _strip_region(core)
         region += more_region
+        if region and not distinctive(core):
+            # Nothing but place and trade words (宁波舟山港): the places are what tells it from other ports.
+            core, region = _place_words(region) + core, ""
         return CompanyName(
             core=core,
             region=region,

@@ -50,8 +50,8 @@ POOL_FACTOR = 6
 
 # Migration 0006 defines both functions; a change of the pool's query is a migration (CREATE OR REPLACE).
 _RESOLVE_LOOKUP = text(
-    "SELECT pooled, id, merged_into, phone_e164, email_normalized, company_normalized, credit_code, core, place "
-    "FROM customer_master.resolve_lookup(:locks, :phone, :email, :company, :credit_code, :grams, :query_keys, :size)"
+    "SELECT pooled, id, merged_into, phone_e164, email_normalized, company_normalized, credit_code, core, place, "
+    "company, name FROM customer_master.resolve_lookup(:locks, :phone, :email, :company, :credit_code, :grams, :query_keys, :size)"
 ).bindparams(
     bindparam("locks", type_=ARRAY(Text)),
     *(bindparam(key, type_=Text) for key in ("phone", "email", "company", "credit_code")),
@@ -90,7 +90,8 @@ async def resolve_lookup(
     or, when none does, the candidate pool of these search keys (see candidate_pool): one round trip.
 
     The reads run after the locks are granted, each in a snapshot of its own, so they see what a concurrent resolve
-    sharing a key committed. A holder row has the key columns, id and merged_into, not the whole customer.
+    sharing a key committed. A holder row has the key columns, id, merged_into, company and name (what the account
+    decision compares), not the whole customer.
     """
     values = dict(keys)
     params = {
@@ -102,19 +103,16 @@ async def resolve_lookup(
     }
     rows = (await conn.execute(_RESOLVE_LOOKUP, params)).all()
     holders = [row for row in rows if not row[0]]
-    pool = [(customer_id, core, place) for pooled, customer_id, *_, core, place in rows if pooled]
+    pool = [(row.id, row.core, row.place) for row in rows if row.pooled]
     return Lookup(holders, pool if not holders and grams else None)
 
 
-async def first_holder(
-    conn: AsyncConnection, *, holders: list[Row], keys: list[tuple[str, str]]
-) -> tuple[Row | None, str]:
-    """The customer holding the first key (in the order given) that any holds, merges followed, and that key."""
+def key_holders(*, holders: list[Row], keys: list[tuple[str, str]]) -> list[tuple[str, Row]]:
+    """(key, record) for every key (in the order given) that a record holds, merged records included."""
+    found: list[tuple[str, Row]] = []
     for key, value in keys:
-        row = next((r for r in holders if getattr(r, _KEY_COLUMNS[key].name) == value), None)
-        if row is not None:
-            return await follow_merges(conn, row=row), key
-    return None, ""
+        found.extend((key, row) for row in holders if getattr(row, _KEY_COLUMNS[key].name) == value)
+    return found
 
 
 async def lock_keys(conn: AsyncConnection, *, lock_names: list[str]) -> None:

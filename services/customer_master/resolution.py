@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from crm_common.metrics import CUSTOMER_MATCH_DURATION, CUSTOMERS_RESOLVED
 from crm_common.service import Runtime
 from customer_master import contacts, repository
 from customer_master.convert import to_timestamp
-from customer_master.domain import MatchKeys, match_keys, validate_keys
+from customer_master.domain import MATCH_ORDER, MatchKeys, match_keys, validate_keys
 from customer_master.matching import (
     AUTO_MATCH,
     REVIEW,
@@ -209,10 +209,10 @@ async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolut
             query_keys=len(company_grams),
             pool_size=CANDIDATES * repository.POOL_FACTOR,
         )
-        found, matched_on = await repository.first_holder(conn, holders=lookup.holders, keys=exact)
+        rules = await cached_rules(conn)
+        found, matched_on, held = await _confirmed_holder(conn, query, rules, lookup.holders, exact)
         best: ScoredCandidate | None = None
         if found is None:
-            rules = await cached_rules(conn)
             if lookup.pool is not None and company is not None:
                 candidates = await _scored_pool(conn, query, rules, company, lookup.pool)
             else:
@@ -236,7 +236,9 @@ async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolut
         created = found is None
         review_id = ""
         if found is None:
-            customer = await _create(runtime, conn, request, keys, code, company, company_grams, source, person)
+            # A key another customer holds stays with it: the new customer is found by its other keys.
+            own = replace(keys, **{name: None for name in held if name in MATCH_ORDER})
+            customer = await _create(runtime, conn, request, own, code, company, company_grams, source, person)
             if best is not None:
                 # Capture never waits for a human: the new record stands until a steward merges it.
                 review = await repository.insert_review(
@@ -267,6 +269,23 @@ async def resolve_customer(runtime: Runtime, request: ResolveRequest) -> Resolut
         review_id=review_id,
         explanation=best.result.explanation() if best is not None else {},
     )
+
+
+async def _confirmed_holder(
+    conn: AsyncConnection, query: Record, rules: MatchRules, holders: list[Row], keys: list[tuple[str, str]]
+) -> tuple[Row | None, str, set[str]]:
+    """The customer behind the first exact key whose record the account decision auto-matches, and that key.
+
+    A key is a shortcut to a candidate, not a decision: a person's phone held by a customer of another company
+    (the person moved, or gave a private number for two employers) does not make the lead that company's. The
+    record that holds the key is compared (a merged one too: its key now leads to its survivor). The third value
+    names the keys held by a record, matched or not: a customer created now cannot hold them as well.
+    """
+    held = {key for key, _ in repository.key_holders(holders=holders, keys=keys)}
+    for key, row in repository.key_holders(holders=holders, keys=keys):
+        if score_pair(query, record_of(row), rules).decision == AUTO_MATCH:
+            return await repository.follow_merges(conn, row=row), key, held
+    return None, "", held
 
 
 async def _create(

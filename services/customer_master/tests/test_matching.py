@@ -171,7 +171,7 @@ def test_thresholds_and_explanation() -> None:
     explained = result.explanation()
     assert explained["decision"] == REVIEW and explained["rule"] == "score ≥ review 80"
     assert explained["fields"][0] == {"field": "company", "score": 85.0, "note": "region differs"}
-    assert [f["field"] for f in explained["fields"]] == ["company", "phone", "email", "contact"]
+    assert [f["field"] for f in explained["fields"]] == ["company", "phone", "email", "contact", "domain", "address"]
     stricter = score_pair(
         Record(company="北京某某科技"), Record(company="杭州某某科技"), MatchRules(review=90, rules=[])
     )
@@ -179,7 +179,8 @@ def test_thresholds_and_explanation() -> None:
 
 
 def test_administrator_rules_raise_or_veto() -> None:
-    left = Record(company="杭州某某信息技术", contact="张伟")
+    # Another city: the company scores 85, below the thresholds set here, so only the rule can raise it.
+    left = Record(company="北京某某信息技术", contact="张伟")
     right = Record(company="杭州某某信息技术有限公司", contact="张丽")
     plain = score_pair(left, right, MatchRules(rules=[]))
     assert plain.decision != REVIEW or plain.score >= 75
