@@ -13,7 +13,7 @@ from sqlalchemy import Row
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from lead import journey, rules_admin
+from lead import idempotency, journey, rules_admin
 from lead import repository as repo
 from lead.domain import mask_email, mask_phone, validate_lead
 from lead.timestamps import ts
@@ -135,7 +135,8 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         key = request.idempotency_key.strip() or None
         if key is not None and len(key) > 200:
             raise InvalidArgument([FieldViolation("idempotency_key", "must be at most 200 characters")])
-        captured = await journey.capture(self.runtime, lead, key, request.lead)
+        scope = idempotency.caller_scope(idempotency.named_scope(context))
+        captured = await journey.capture(self.runtime, lead, key, request.lead, scope=scope)
         if captured.quarantine is not None and captured.lead_id is None:
             return lead_pb2.CaptureLeadResponse(quarantined=True, quarantine=quarantine_message(captured.quarantine))
         assert captured.lead_id is not None

@@ -31,6 +31,7 @@ from crm_common.metrics import (
 )
 from crm_common.service import Runtime
 from crm_common.telemetry import current_traceparent, trace_id_of
+from lead import idempotency
 from lead import repository as repo
 from lead.assignment import give_to, load_rules, route, route_lead, team_states
 from lead.clocks import first_contact_deadline, start_pool_clock
@@ -90,6 +91,18 @@ async def assign(
     return decision.rep_id is not None
 
 
+async def _answered(conn: AsyncConnection, seen: Row[Any] | None, sent_hash: str) -> Captured | None:
+    """What a key answered before (None: never used); INVALID_ARGUMENT when it comes with another body."""
+    if seen is None:
+        return None
+    idempotency.refuse_other_body(seen.request_hash, sent_hash)
+    if seen.outcome == "quarantine":
+        held = await repo.get_quarantine(conn, quarantine_id=seen.quarantine_id)
+        assert held is not None
+        return Captured(held.released_lead_id, False, quarantine=held)
+    return Captured(seen.lead_id, False, duplicate=seen.outcome == "touch")
+
+
 async def capture(
     runtime: Runtime,
     lead: CleanLead,
@@ -97,21 +110,35 @@ async def capture(
     submitted: lead_pb2.LeadInput | None = None,
     *,
     skip_quarantine: bool = False,
+    scope: str | None = None,
 ) -> Captured:
-    """Store and route a validated lead. A repeat (key, or phone/email and channel in the window) is a touch."""
+    """Store and route a validated lead. A repeat (key, or phone/email and channel in the window) is a touch.
+
+    A key belongs to `scope` (default: the caller, idempotency.caller_scope) and to the body it first came with.
+    """
+    key_scope = scope if scope is not None else idempotency.caller_scope()
+    sent_hash = idempotency.request_hash(submitted if submitted is not None else lead)
+    key_locks = [repo.key_lock(key_scope, idempotency_key)] if idempotency_key else []
     if idempotency_key:
         async with runtime.db.read() as conn:
-            seen = await repo.seen_key(conn, idempotency_key=idempotency_key)
-            if seen == "lead":
-                existing = await repo.find_lead_by_key(conn, idempotency_key=idempotency_key)
-                assert existing is not None
-                return Captured(existing.id, False)
-            if seen == "touch":
-                return Captured(await repo.find_touch_by_key(conn, idempotency_key=idempotency_key), False, True)
-            if seen == "quarantine":
-                held = await repo.find_quarantine_by_key(conn, idempotency_key=idempotency_key)
-                assert held is not None
-                return Captured(held.released_lead_id, False, quarantine=held)
+            seen = await repo.find_key(conn, scope=key_scope, key=idempotency_key)
+            answered = await _answered(conn, seen, sent_hash)
+            if answered is not None:
+                return answered
+
+    async def raced(conn: AsyncConnection) -> Captured | None:
+        """With the key's lock held: what a capture with the same key, committed meanwhile, answered."""
+        if not idempotency_key:
+            return None
+        return await _answered(conn, await repo.find_key(conn, scope=key_scope, key=idempotency_key), sent_hash)
+
+    async def remember(conn: AsyncConnection, outcome: str, **ids: str | None) -> None:
+        if idempotency_key:
+            at = captured_at
+            await repo.record_key(
+                conn, scope=key_scope, key=idempotency_key, request_hash=sent_hash, outcome=outcome, at=at, **ids
+            )
+
     settings = runtime.settings
     captured_at = datetime.now(UTC)
     if not skip_quarantine:
@@ -120,9 +147,14 @@ async def capture(
         )
         if reasons:
             async with runtime.db.transaction() as conn:
+                # The same key at the same moment: one of the two holds it, the other answers what it wrote.
+                await repo.lock_keys(conn, keys=key_locks)
+                if (earlier := await raced(conn)) is not None:
+                    return earlier
                 held = await repo.insert_quarantine(
                     conn, data=_submitted_dict(submitted), reasons=reasons, idempotency_key=idempotency_key, at=captured_at
                 )
+                await remember(conn, "quarantine", quarantine_id=held.id)
             for reason in reasons:
                 LEADS_QUARANTINED.labels(reason.split(" ", 1)[0]).inc()
             return Captured(None, False, quarantine=held)
@@ -138,13 +170,15 @@ async def capture(
         # (taken by the same call, before it reads).
         found = await repo.capture_context(
             conn,
-            lock=[f"lead-contact:{k}" for k in (lead.phone_e164, lead.email) if k] if window else [],
+            lock=key_locks + ([f"lead-contact:{k}" for k in (lead.phone_e164, lead.email) if k] if window else []),
             phone=lead.phone_e164 if window else "",
             email=lead.email if window else "",
             channel=channel,
             since=captured_at - window,
             customer_id=customer_id,
         )
+        if (earlier := await raced(conn)) is not None:  # the key's lock is held now
+            return earlier
         if found.duplicate_id is not None:
             await repo.add_touch(
                 conn,
@@ -153,8 +187,9 @@ async def capture(
                 channel=channel,
                 idempotency_key=idempotency_key,
                 data=_submitted_dict(submitted),
+                max_stored=settings.max_stored_touches,
             )
-            await repo.add_timeline(conn, lead_id=found.duplicate_id, step="touch", at=captured_at, detail=channel)
+            await remember(conn, "touch", lead_id=found.duplicate_id)
             return Captured(found.duplicate_id, False, duplicate=True)
         lead_id = str(uuid.uuid4())
         # Its events ride on the lead's own INSERT (one round trip), written only if the lead is.
@@ -188,10 +223,8 @@ async def capture(
             contact_deadline=first_contact_deadline(runtime, captured_at),
             steps=steps,
         )
-        if row is None:  # a concurrent capture with the same key committed first
-            raced = await repo.find_lead_by_key(conn, idempotency_key=idempotency_key or "")
-            assert raced is not None
-            return Captured(raced.id, False)
+        assert row is not None
+        await remember(conn, "lead", lead_id=lead_id)
         assigned_at = datetime.now(UTC)
         _, assigned = await route(
             runtime, conn, row, assigned_at, trigger="capture", context=(found.version, found.owner_id)
@@ -510,7 +543,7 @@ async def claim_from_pool(runtime: Runtime, lead_id: str, rep_id: str) -> str:
 
 
 async def release(runtime: Runtime, quarantine_id: str) -> str:
-    """An operator vouches for a quarantined submission: it becomes a lead and is routed like any other."""
+    """An operator vouches for a quarantined submission: it becomes a lead, once, and is routed like any other."""
     canonical = repo.parse_id(quarantine_id)
     async with runtime.db.connect() as conn:
         held = await repo.get_quarantine(conn, quarantine_id=canonical) if canonical else None
@@ -521,7 +554,10 @@ async def release(runtime: Runtime, quarantine_id: str) -> str:
     data = lead_pb2.LeadInput()
     ParseDict(held.input, data, ignore_unknown_fields=True)
     lead = validate_lead(data, region=runtime.settings.default_region)
-    captured = await capture(runtime, lead, None, data, skip_quarantine=True)
+    # Keyed by the submission: two operators releasing it at once get one lead (the second waits on the key).
+    captured = await capture(
+        runtime, lead, str(held.id), data, skip_quarantine=True, scope=idempotency.RELEASE_SCOPE
+    )
     assert captured.lead_id is not None
     async with runtime.db.transaction() as conn:
         again = await repo.get_quarantine(conn, quarantine_id=held.id, for_update=True)

@@ -35,6 +35,7 @@ from crm_common.bus.outbox import RidingEvents, events_cte, events_cte_params, e
 from lead.domain import CleanLead
 from lead.tables import (
     contacts,
+    idempotency_keys,
     leads,
     open_lead_counts,
     pool_cooldowns,
@@ -68,10 +69,6 @@ def parse_id(value: str) -> str | None:
         return str(uuid.UUID(value))
     except (ValueError, AttributeError, TypeError):
         return None
-
-
-async def find_lead_by_key(conn: AsyncConnection, *, idempotency_key: str) -> Row[Any] | None:
-    return (await conn.execute(select(leads).where(leads.c.idempotency_key == idempotency_key))).first()
 
 
 async def get_lead(conn: AsyncConnection, *, lead_id: str, for_update: bool = False) -> Row[Any] | None:
@@ -135,7 +132,6 @@ def _insert_lead_with_steps(names: frozenset[str], riding: tuple[Table | None, b
     sql = f"""
         WITH new_lead AS (
             INSERT INTO lead.leads ({", ".join(columns)}) VALUES ({", ".join(f":{c}" for c in columns)})
-            ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING {_LEAD_COLUMNS}
         ), new_steps AS (
             INSERT INTO lead.lead_timeline (lead_id, step, at, detail)
@@ -212,7 +208,7 @@ async def insert_lead(
     lead_id: str | None = None,
     events: RidingEvents | None = None,
 ) -> Row[Any] | None:
-    """Store a new lead (and its first timeline steps) and return it; None when the same key won a race.
+    """Store a new lead (and its first timeline steps) and return it (the caller holds the key's lock).
 
     events (outbox.riding_events) are written by the same statement, only if the lead was.
     """
@@ -242,8 +238,7 @@ async def insert_lead(
         "captured_at": captured_at,
     }
     if not steps and events is None:
-        query = pg_insert(leads).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        return (await conn.execute(query.returning(leads))).first()
+        return (await conn.execute(insert(leads).values(values).returning(leads))).first()
     # One round trip: the lead, its first timeline steps and its events, those written only if the lead was.
     query = _insert_lead_with_steps(frozenset(values), _riding(events))
     params = {**values, **_step_arrays(steps), **(events.params if events else {})}
@@ -357,13 +352,30 @@ async def lock_key(conn: AsyncConnection, *, key: str) -> None:
 
 # Statements run on every capture, parsed once.
 _LOCK_KEYS = text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k")
-_SEEN_KEY = text(
+# A repeat submission: counted on the lead always, stored (with a timeline step) only while the lead has at most
+# :limit touches, so that a client repeating itself cannot grow a lead without bound. The step after the last
+# stored touch says so once.
+_ADD_TOUCH = text(
     """
-    SELECT 'lead' FROM lead.leads WHERE idempotency_key = :key
-    UNION ALL SELECT 'touch' FROM lead.lead_touches WHERE idempotency_key = :key
-    UNION ALL SELECT 'quarantine' FROM lead.quarantine WHERE idempotency_key = :key
-    LIMIT 1
+    WITH counted AS (
+        UPDATE lead.leads SET touches = touches + 1 WHERE id = :lead_id RETURNING touches
+    ), stored AS (
+        INSERT INTO lead.lead_touches (lead_id, at, channel, idempotency_key, input)
+        SELECT :lead_id, :at, :channel, :key, :input FROM counted WHERE counted.touches <= :limit
+    ), steps AS (
+        INSERT INTO lead.lead_timeline (lead_id, step, at, detail)
+        SELECT :lead_id, CASE WHEN counted.touches <= :limit THEN 'touch' ELSE 'touches_counted' END, :at,
+            CASE WHEN counted.touches <= :limit THEN :channel
+                 ELSE 'more than ' || :limit || ' repeats: further repeats are counted on the lead, not stored' END
+        FROM counted WHERE counted.touches <= :limit + 1
+    )
+    SELECT touches FROM counted
     """
+).bindparams(
+    bindparam("lead_id", type_=touches.c.lead_id.type),
+    bindparam("at", type_=DateTime(timezone=True)),
+    bindparam("input", type_=touches.c.input.type),
+    bindparam("limit", type_=BigInteger),
 )
 
 
@@ -374,22 +386,53 @@ async def lock_keys(conn: AsyncConnection, *, keys: list[str]) -> None:
 
 
 async def add_touch(
-    conn: AsyncConnection, *, lead_id: str, at: datetime, channel: str, idempotency_key: str | None, data: dict
+    conn: AsyncConnection,
+    *,
+    lead_id: str,
+    at: datetime,
+    channel: str,
+    idempotency_key: str | None,
+    data: dict,
+    max_stored: int,
+) -> int:
+    """Count a repeat on the lead, storing it only among its first `max_stored`; returns the lead's touches."""
+    params = {"lead_id": lead_id, "at": at, "channel": channel, "key": idempotency_key, "input": data}
+    return int((await conn.execute(_ADD_TOUCH, {**params, "limit": max_stored})).scalar_one())
+
+
+async def find_key(conn: AsyncConnection, *, scope: str, key: str) -> Row[Any] | None:
+    """What a caller's idempotency key answered before (outcome, lead_id, quarantine_id, request_hash), or None."""
+    query = select(idempotency_keys).where(and_(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key))
+    return (await conn.execute(query)).first()
+
+
+async def record_key(
+    conn: AsyncConnection,
+    *,
+    scope: str,
+    key: str,
+    request_hash: str,
+    outcome: str,
+    at: datetime,
+    lead_id: str | None = None,
+    quarantine_id: str | None = None,
 ) -> None:
-    await conn.execute(
-        insert(touches).values(lead_id=lead_id, at=at, channel=channel, idempotency_key=idempotency_key, input=data)
-    )
-    await conn.execute(update(leads).where(leads.c.id == lead_id).values(touches=leads.c.touches + 1))
+    """Remember what a key answered (the caller holds the key's lock, so nobody recorded it meanwhile)."""
+    values = {
+        "scope": scope,
+        "key": key,
+        "request_hash": request_hash,
+        "outcome": outcome,
+        "lead_id": lead_id,
+        "quarantine_id": quarantine_id,
+        "created_at": at,
+    }
+    await conn.execute(insert(idempotency_keys).values(values))
 
 
-async def find_touch_by_key(conn: AsyncConnection, *, idempotency_key: str) -> str | None:
-    query = select(touches.c.lead_id).where(touches.c.idempotency_key == idempotency_key).limit(1)
-    return (await conn.execute(query)).scalar()
-
-
-async def seen_key(conn: AsyncConnection, *, idempotency_key: str) -> str | None:
-    """Where an idempotency key was used before: 'lead', 'touch', 'quarantine' or None (one round trip)."""
-    return (await conn.execute(_SEEN_KEY, {"key": idempotency_key})).scalar()
+def key_lock(scope: str, key: str) -> str:
+    """The advisory lock name of a caller's key (the unit separator cannot occur in a header value)."""
+    return f"lead-idempotency:{scope}\x1f{key}"
 
 
 def _owner_of(customer_id: str | None, exclude_lead: str | None, before: datetime | None = None) -> Any:
@@ -598,7 +641,7 @@ async def leads_since(conn: AsyncConnection, *, since: datetime, limit: int) -> 
 async def insert_quarantine(
     conn: AsyncConnection, *, data: dict, reasons: list[str], idempotency_key: str | None, at: datetime
 ) -> Row[Any]:
-    query = pg_insert(quarantine).values(
+    query = insert(quarantine).values(
         id=str(uuid.uuid4()),
         input=data,
         reasons=reasons,
@@ -606,14 +649,7 @@ async def insert_quarantine(
         idempotency_key=idempotency_key,
         received_at=at,
     )
-    row = (await conn.execute(query.on_conflict_do_nothing().returning(quarantine))).first()
-    if row is None:
-        row = (await conn.execute(select(quarantine).where(quarantine.c.idempotency_key == idempotency_key))).one()
-    return row
-
-
-async def find_quarantine_by_key(conn: AsyncConnection, *, idempotency_key: str) -> Row[Any] | None:
-    return (await conn.execute(select(quarantine).where(quarantine.c.idempotency_key == idempotency_key))).first()
+    return (await conn.execute(query.returning(quarantine))).one()
 
 
 async def get_quarantine(conn: AsyncConnection, *, quarantine_id: str, for_update: bool = False) -> Row[Any] | None:

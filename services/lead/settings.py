@@ -28,6 +28,9 @@ class LeadSettings(ServiceSettings):
     duplicate_window_hours: float = Field(
         default=24, ge=0, description="A repeat with the same phone or email and channel within it is a touch"
     )
+    max_stored_touches: int = Field(
+        default=20, ge=0, description="Repeats stored on a lead (and its timeline); beyond it they are only counted"
+    )
     channel_weights: dict[str, float] = Field(
         default={
             "web_form": 1.8,

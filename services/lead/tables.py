@@ -95,7 +95,8 @@ leads = Table(
     "leads",
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
-    Column("idempotency_key", Text, unique=True),
+    # What the caller sent; the key itself is kept (scoped to the caller) in idempotency_keys.
+    Column("idempotency_key", Text),
     Column("name", Text, nullable=False, server_default=""),
     Column("phone_e164", Text, nullable=False, server_default=""),
     Column("email", Text, nullable=False, server_default=""),
@@ -194,7 +195,7 @@ quarantine = Table(
     Column("input", JSONB, nullable=False),
     Column("reasons", JSONB, nullable=False),
     Column("status", Text, nullable=False),
-    Column("idempotency_key", Text, unique=True),
+    Column("idempotency_key", Text),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("released_lead_id", UUID(as_uuid=False)),
 )
@@ -208,6 +209,20 @@ touches = Table(
     Column("channel", Text, nullable=False),
     Column("idempotency_key", Text),
     Column("input", JSONB, nullable=False),
+)
+
+# Every Idempotency-Key once per caller (scope), with the SHA-256 of the request it answered and what that was:
+# a lead, a touch of one, or a quarantined submission (released_lead_id on the quarantine says if it became one).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("request_hash", Text, nullable=False, server_default=""),
+    Column("outcome", Text, nullable=False),
+    Column("lead_id", UUID(as_uuid=False)),
+    Column("quarantine_id", UUID(as_uuid=False)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 # A rep whose lead went back to the pool may not re-claim it before `until`.
