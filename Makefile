@@ -47,6 +47,7 @@ test: install proto-check
 lint: install
 	$(TOOLS)/bin/buf lint proto
 	$(PY) -m ruff check services gateway tests tools
+	$(PY) -m tools.docs_check
 
 proto: $(VENV)/.installed
 	rm -rf $(GEN_DIR)
