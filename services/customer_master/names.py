@@ -254,7 +254,9 @@ class CompanyName:
         # The place in front pairs with the first characters: 上汽 is 上海汽车, 贵技实业 is 贵阳技智立工实业.
         prefix = self.region[:2] if has_han(self.region) else ""
         placed = {
-            p + core[j] for i, p in enumerate(prefix) for j in range(min(len(core), max(0, PAIR_WINDOW - len(prefix) + i)))
+            p + core[j]
+            for i, p in enumerate(prefix)
+            for j in range(min(len(core), max(0, PAIR_WINDOW - len(prefix) + i)))
         }
         # The whole core and the place prefix are keys too: every key row carries their text (insert_grams).
         exact = {f"={core}"} | ({f"^{prefix}"} if prefix else set())
