@@ -18,7 +18,8 @@ from notification.providers.tokens import TokenStore
 
 # What may be quoted from a provider's answer: words, numbers and plain punctuation (no markup, no JSON).
 SAFE_CHARS = re.compile(r"[^\w .,:;'()#/+-]")
-CODE_CHARS = re.compile(r"[^\w.-]")
+MARKUP = re.compile(r"[<>{}\[\]\"=\\]")
+CODE = re.compile(r"[\w.-]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -117,17 +118,34 @@ class ProviderAdapter(ABC):
         except SecretUnavailable as err:
             raise DeliveryFailed(str(err), permanent=True, channel_down=True) from None
 
-    def scrub(self, text: str, limit: int = 300) -> str:
-        """A status text fit for every reader: bounded, one line, with none of this channel's secrets in it."""
+    def _secret_values(self) -> list[str]:
+        values = []
         for ref in self.config.secret_refs.values():
             try:
                 value = self.secrets.read(ref)
             except SecretUnavailable:
                 continue
             if len(value) >= 4:
-                text = text.replace(value, "[secret]")
-        text = " ".join(text.split())
+                values.append(value)
+        return values
+
+    def _hide(self, text: str) -> str:
+        for value in self._secret_values():
+            text = text.replace(value, "(hidden)")
+        return text
+
+    def scrub(self, text: str, limit: int = 300) -> str:
+        """A status text fit for every reader: bounded, one line, with none of this channel's secrets in it."""
+        text = " ".join(self._hide(text).split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def quote(self, value: object, limit: int = 60) -> str:
+        """A provider's message as we may repeat it: secrets hidden before it is cut, plain words only, short."""
+        return provider_text(self._hide(str(value)), limit)
+
+    def quote_code(self, value: object) -> str:
+        """A provider's error code as we may repeat it (secrets hidden before it is cut)."""
+        return provider_code(self._hide(str(value)))
 
     def target(self, recipient: RecipientAddress) -> str:
         """The address this channel reaches the recipient at; DeliveryFailed when the recipient has none."""
@@ -150,14 +168,18 @@ def require(value: str, what: str) -> str:
 
 
 def provider_text(value: object, limit: int = 60) -> str:
-    """A provider's message as we may repeat it: plain words only, short (never a body or its markup)."""
-    text = " ".join(SAFE_CHARS.sub(" ", str(value)).split())
+    """A provider's message as we may repeat it: plain words only, short; markup or JSON is withheld whole."""
+    raw = str(value)
+    if MARKUP.search(raw):
+        return "(message withheld: not plain text)"
+    text = " ".join(SAFE_CHARS.sub(" ", raw).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def provider_code(value: object) -> str:
-    """A provider's error code as we may repeat it: letters, digits, '.', '_' and '-', at most 40."""
-    return CODE_CHARS.sub("", str(value))[:40]
+    """A provider's error code as we may repeat it: a token of letters, digits, '.', '_' and '-', else withheld."""
+    code = str(value)
+    return code if CODE.fullmatch(code) else "(unrecognised code)"
 
 
 async def post_json(http: httpx.AsyncClient, url: str, payload: object, **kwargs: object) -> httpx.Response:

@@ -15,7 +15,6 @@ from notification.providers.base import (
     body_json,
     http_status_failure,
     post_json,
-    provider_text,
 )
 
 DEFAULT_BASE_URL = "https://oapi.dingtalk.com"
@@ -61,7 +60,7 @@ class DingTalkRobotAdapter(ProviderAdapter):
         code = int(data.get("errcode", -1))
         if code == 0:
             return DeliveryReport(status="delivered", detail="posted to the group")
-        reason = f"robot/send: errcode {code} {provider_text(data.get('errmsg', ''))}"
+        reason = f"robot/send: errcode {code} {self.quote(data.get('errmsg', ''))}"
         if code in TRANSIENT_ERRORS:
             raise DeliveryFailed(reason, permanent=False, retry_after=60.0 if code == 130101 else None)
         raise DeliveryFailed(reason, permanent=True, channel_down=code in CHANNEL_ERRORS)

@@ -19,8 +19,6 @@ from notification.providers.base import (
     call,
     http_status_failure,
     post_json,
-    provider_code,
-    provider_text,
     require,
 )
 
@@ -60,7 +58,7 @@ class SmsAdapter(ProviderAdapter):
         code = str(data.get("Code", ""))
         if code == "OK":
             return DeliveryReport(status="sent", detail=f"BizId {data.get('BizId', '')}")
-        reason = f"sms: {provider_code(code)} {provider_text(data.get('Message', ''))}"
+        reason = f"sms: {self.quote_code(code)} {self.quote(data.get('Message', ''))}"
         if code in TRANSIENT_CODES:
             raise DeliveryFailed(reason, permanent=False, retry_after=60.0 if code != "isp.SYSTEM_ERROR" else None)
         raise DeliveryFailed(reason, permanent=True, channel_down=code in CHANNEL_CODES)
@@ -77,5 +75,5 @@ class SmsAdapter(ProviderAdapter):
         except Exception as err:
             return ProbeResult(up=False, detail=f"probe failed: {type(err).__name__}")
         if data.get("Code") != "OK":
-            return ProbeResult(up=False, detail=f"account: {provider_code(data.get('Code'))}")
-        return ProbeResult(up=True, detail=f"balance {provider_code(data.get('Balance', '?'))}")
+            return ProbeResult(up=False, detail=f"account: {self.quote_code(data.get('Code'))}")
+        return ProbeResult(up=True, detail=f"balance {self.quote_code(data.get('Balance', '?'))}")

@@ -19,7 +19,6 @@ from notification.providers.base import (
     ProviderAdapter,
     ProviderMessage,
     RecipientAddress,
-    provider_text,
     require,
 )
 
@@ -150,7 +149,7 @@ class SmtpAdapter(ProviderAdapter):
             raise DeliveryFailed(f"SMTP refused the recipient: {sorted(err.recipients)}", permanent=True) from None
         except smtplib.SMTPResponseException as err:
             said = err.smtp_error.decode(errors="replace") if isinstance(err.smtp_error, bytes) else err.smtp_error
-            reason = f"SMTP {err.smtp_code} {provider_text(said)}"
+            reason = f"SMTP {err.smtp_code} {self.quote(said)}"
             raise DeliveryFailed(reason, permanent=err.smtp_code >= 500) from None
         except (OSError, smtplib.SMTPException) as err:
             # The connection broke during the transaction: the server may have queued the mail.

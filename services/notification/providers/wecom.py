@@ -6,6 +6,7 @@ POST /cgi-bin/webhook/send; errors come as `errcode` inside HTTP 200 answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -36,12 +37,12 @@ RATE_LIMIT_WINDOW = 60.0
 DUPLICATE_CHECK_SECONDS = 14400
 
 
-def errcode_failure(data: dict, what: str) -> DeliveryFailed | None:
+def errcode_failure(data: dict, what: str, quote: Callable[[object], str] = provider_text) -> DeliveryFailed | None:
     """The failure an errcode means (None for 0)."""
     code = int(data.get("errcode", -1))
     if code == 0:
         return None
-    reason = f"{what}: errcode {code} {provider_text(data.get('errmsg', ''))}"
+    reason = f"{what}: errcode {code} {quote(data.get('errmsg', ''))}"
     if code in TRANSIENT_ERRORS:
         return DeliveryFailed(reason, permanent=False, retry_after=RATE_LIMIT_WINDOW if code == 45009 else None)
     if code in TOKEN_ERRORS:
@@ -75,7 +76,7 @@ class WeComAppAdapter(ProviderAdapter):
         if failure:
             raise failure
         data = body_json(response)
-        failure = errcode_failure(data, "gettoken")
+        failure = errcode_failure(data, "gettoken", self.quote)
         if failure:
             raise DeliveryFailed(failure.reason, permanent=failure.permanent, channel_down=True)
         return str(data["access_token"]), float(data.get("expires_in", 7200))
@@ -108,7 +109,7 @@ class WeComAppAdapter(ProviderAdapter):
         if failure:
             raise failure
         data = body_json(response)
-        failure = errcode_failure(data, "message/send")
+        failure = errcode_failure(data, "message/send", self.quote)
         if failure:
             raise failure
         if user in str(data.get("invaliduser", "")).split("|"):
@@ -119,11 +120,11 @@ class WeComAppAdapter(ProviderAdapter):
         try:
             token = await self.tokens.get(self.name, self._fetch_token)
             response = await call(self.http, "GET", f"{self.base_url}/cgi-bin/get_api_domain_ip", params={"access_token": token})
-            failure = http_status_failure(response) or errcode_failure(body_json(response), "get_api_domain_ip")
+            failure = http_status_failure(response) or errcode_failure(body_json(response), "get_api_domain_ip", self.quote)
             if failure and _token_error(failure):
                 token = await self.tokens.refresh(self.name, self._fetch_token, stale=token)
                 response = await call(self.http, "GET", f"{self.base_url}/cgi-bin/get_api_domain_ip", params={"access_token": token})
-                failure = http_status_failure(response) or errcode_failure(body_json(response), "get_api_domain_ip")
+                failure = http_status_failure(response) or errcode_failure(body_json(response), "get_api_domain_ip", self.quote)
         except DeliveryFailed as err:
             return ProbeResult(up=False, detail=err.reason, token_expires_at=await self.tokens.expires_at(self.name))
         except Exception as err:
@@ -155,7 +156,7 @@ class WeComRobotAdapter(ProviderAdapter):
         response = await post_json(
             self.http, f"{base}/cgi-bin/webhook/send", {"msgtype": "text", "text": text}, params={"key": self.secret("key")}
         )
-        failure = http_status_failure(response) or errcode_failure(body_json(response), "webhook/send")
+        failure = http_status_failure(response) or errcode_failure(body_json(response), "webhook/send", self.quote)
         if failure:
             raise failure
         return DeliveryReport(status="delivered", detail="posted to the group")

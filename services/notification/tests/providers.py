@@ -246,8 +246,16 @@ def build_app(state: ProviderState) -> Starlette:
         state.received.append(Received("webhook", payload["recipient_id"], payload["body"], key=key))
         return JSONResponse({"status": "accepted"}, status_code=202)
 
+    async def echo(request: Request) -> Response:
+        # The listener of the issue: answers with everything it was sent, headers (credentials) included.
+        state.calls["echo"] += 1
+        said = "; ".join(f"{k}: {v}" for k, v in request.headers.items())
+        return JSONResponse({"Code": f"<pre>{said}</pre>", "Message": f"<html>{said} {(await request.body()).decode()}</html>"})
+
     return Starlette(
         routes=[
+            Route("/echo/v1/account", echo),
+            Route("/echo/v1/sms/send", echo, methods=["POST"]),
             Route("/cgi-bin/gettoken", gettoken),
             Route("/cgi-bin/message/send", wecom_send, methods=["POST"]),
             Route("/cgi-bin/get_api_domain_ip", wecom_probe),
