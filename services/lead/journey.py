@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from contextlib import AbstractContextManager
@@ -22,6 +23,7 @@ from crm.events.v1 import lead_events_pb2
 from crm.lead.v1 import lead_pb2
 from crm_common.bus.outbox import riding_events
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from crm_common.identity import Role, current_principal
 from crm_common.metrics import (
     LEAD_TIME_TO_ASSIGNMENT,
     LEAD_TIME_TO_FIRST_CONTACT,
@@ -39,6 +41,9 @@ from lead.domain import CleanLead, quarantine_reasons, score_lead, validate_lead
 from lead.timestamps import ts
 
 log = logging.getLogger(__name__)
+# Routing rules match on the tier, so it is taken only from these (connected systems, operators), never from a
+# rep's or manager's capture body: a rep could otherwise route a lead to the strategic-accounts team.
+TIER_SETTERS = frozenset({Role.ADMIN, Role.SYSTEM})
 tracer = trace.get_tracer("crm.lead")
 
 
@@ -91,6 +96,17 @@ async def assign(
     return decision.rep_id is not None
 
 
+def _tier_from_trusted(lead: CleanLead) -> CleanLead:
+    """The lead as routing may trust it: only a submitting system states the customer's tier, never a person."""
+    principal = current_principal()
+    if principal is None:  # called in-process, by this service itself
+        return lead
+    person = principal.on_behalf_of if principal.is_service else principal
+    if person is None or person.role in TIER_SETTERS or not lead.customer_tier:
+        return lead
+    return dataclasses.replace(lead, customer_tier="")
+
+
 async def _answered(conn: AsyncConnection, seen: Row[Any] | None, sent_hash: str) -> Captured | None:
     """What a key answered before (None: never used); INVALID_ARGUMENT when it comes with another body."""
     if seen is None:
@@ -116,6 +132,7 @@ async def capture(
 
     A key belongs to `scope` (default: the caller, idempotency.caller_scope) and to the body it first came with.
     """
+    lead = _tier_from_trusted(lead)
     key_scope = scope if scope is not None else idempotency.caller_scope()
     sent_hash = idempotency.request_hash(submitted if submitted is not None else lead)
     key_locks = [repo.key_lock(key_scope, idempotency_key)] if idempotency_key else []

@@ -1,4 +1,4 @@
-"""Idempotency keys belong to their caller and to one body: served over gRPC with verified identities."""
+"""What a capture trusts from its caller: keys scoped to it and bound to one body, a tier only from a system."""
 
 from __future__ import annotations
 
@@ -128,3 +128,30 @@ async def test_concurrent_repeats_of_one_key_make_one_lead(runtime, served) -> N
     assert sum(r.created for r in replies) == 1
     assert await _count(runtime) == 1
     assert await _count(runtime, idempotency_keys) == 1
+
+
+async def test_a_tier_a_person_sets_does_not_steer_routing_but_a_systems_does(runtime, served) -> None:
+    admin = served(user_principal(Role.ADMIN))
+    teams = {}
+    for name in ("Key accounts", "Inside"):
+        team = (await admin.CreateTeam(lead_pb2.CreateTeamRequest(name=name), timeout=10)).team
+        rep = (await admin.CreateRep(lead_pb2.CreateRepRequest(name=name, team_id=team.id), timeout=10)).rep
+        teams[name] = (team.id, rep.id)
+    strategic = {"customer_tier": lead_pb2.StringList(values=["strategic"])}
+    rules = [
+        lead_pb2.RoutingRule(name="strategic", priority=10, team_id=teams["Key accounts"][0], conditions=strategic),
+        lead_pb2.RoutingRule(name="rest", priority=100, team_id=teams["Inside"][0]),
+    ]
+    await admin.PublishRoutingRules(lead_pb2.PublishRoutingRulesRequest(rules=rules), timeout=10)
+    rep = served(user_principal(Role.SALES_REP, rep_id=teams["Inside"][1], subject="apikey:rep-a"))
+    system = served(user_principal(Role.SYSTEM, subject="apikey:erp"))
+
+    by_rep = _capture("13812345678", "")
+    by_rep.lead.customer_tier = "strategic"
+    by_system = _capture("13900001111", "")
+    by_system.lead.customer_tier = "strategic"
+    from_rep = (await rep.CaptureLead(by_rep, timeout=10)).lead
+    from_system = (await system.CaptureLead(by_system, timeout=10)).lead
+
+    assert (from_rep.assignee_id, from_rep.input.customer_tier) == (teams["Inside"][1], "")
+    assert (from_system.assignee_id, from_system.input.customer_tier) == (teams["Key accounts"][1], "strategic")
