@@ -655,7 +655,29 @@ async def data_health(conn: AsyncConnection, *, stale_before: datetime) -> dict[
         await conn.scalar(select(func.count()).select_from(match_reviews).where(match_reviews.c.status == "pending"))
         or 0
     )
+    counts["suspected_duplicates"] = int(await conn.scalar(_SUSPECTED_DUPLICATES) or 0)
     return counts
+
+
+# Live customers beyond the first of each auto-matched cluster of the latest finished dedup job over the base:
+# the duplicates it found that no steward has merged yet.
+_SUSPECTED_DUPLICATES = text(
+    """
+    WITH job AS (
+        SELECT id FROM customer_master.dedup_jobs
+        WHERE scope = 'base' AND status = 'done' ORDER BY finished_at DESC NULLS LAST LIMIT 1
+    ), live AS (
+        SELECT c.number, count(DISTINCT cu.id) AS members
+        FROM customer_master.dedup_clusters c
+        JOIN job ON c.job_id = job.id
+        CROSS JOIN LATERAL jsonb_array_elements(c.members) AS m
+        JOIN customer_master.customers cu ON cu.id::text = m->>'customer_id' AND cu.merged_into IS NULL
+        WHERE c.decision = 'auto_match'
+        GROUP BY c.number
+    )
+    SELECT coalesce(sum(members - 1), 0) FROM live
+    """
+)
 
 
 async def get_setting(conn: AsyncConnection, *, key: str) -> Any | None:

@@ -468,6 +468,8 @@ class DataHealth:
     stale_records: int
     review_queue_size: int
     steward_needed: int = 0
+    # Duplicates the latest dedup job over the base found (auto-matched) that are not merged yet.
+    suspected_duplicates: int = 0
 
 
 async def data_health(conn: AsyncConnection, *, stale_after_days: int) -> DataHealth:
@@ -484,6 +486,7 @@ async def data_health(conn: AsyncConnection, *, stale_after_days: int) -> DataHe
         stale_records=counts["stale_records"],
         review_queue_size=counts["review_queue_size"],
         steward_needed=counts["steward_needed"],
+        suspected_duplicates=counts["suspected_duplicates"],
     )
     CUSTOMER_DUPLICATE_RATE.set(health.duplicate_rate)
     CUSTOMER_RECORDS_MISSING.labels("phone").set(health.missing_phone)
