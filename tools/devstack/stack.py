@@ -379,6 +379,8 @@ class Stack:
                 "OTEL_SERVICE_NAME": spec.name,
             }
         )
+        # Provider stand-ins listen on loopback, which the egress guard refuses unless allowed (docs/egress.md).
+        env.setdefault("CRM_OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8")
         for other in self.specs.values():
             if not other.http:
                 env[other.addr_env] = self.addr(other.name)
