@@ -18,6 +18,8 @@ from integration_gateway import domain, repository
 from integration_gateway.settings import IntegrationSettings
 
 log = logging.getLogger(__name__)
+# The metadata by which a trusted hop names whose Idempotency-Key it forwards (lead.idempotency reads it).
+IDEMPOTENCY_SCOPE_METADATA = "x-crm-idempotency-scope"
 
 
 def _timestamp(at: datetime) -> Timestamp:
@@ -48,7 +50,9 @@ class WebhookCapture:
         )
         stub = lead_pb2_grpc.LeadServiceStub(self.runtime.channel(self.runtime.peers.lead_addr))
         try:
-            response = await stub.CaptureLead(request, timeout=self.deadline)
+            # The source is the scope of its keys at the lead service: a person's key never meets a partner's.
+            scope = ((IDEMPOTENCY_SCOPE_METADATA, f"webhook:{receipt.source}"),)
+            response = await stub.CaptureLead(request, timeout=self.deadline, metadata=scope)
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 violations = field_violations_of(err) or [FieldViolation("payload", err.details() or "rejected")]

@@ -11,6 +11,7 @@ from crm_common.errors import FieldViolation
 
 SOURCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
+KEY_REUSED = "was already used by this source with a different payload; send a new key for a new webhook"
 DEFAULT_CHANNEL = "api"
 
 # Aliases are compared after normalising: lower case, without spaces, "_", "-" or ".".

@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Row
 
 from crm.integration.v1 import integration_pb2, integration_pb2_grpc
-from crm_common.errors import InvalidArgument, NotFound
+from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.metrics import WEBHOOKS_RECEIVED
 from crm_common.service import Runtime
 from integration_gateway import domain, repository
@@ -51,6 +51,8 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
             receipt, created = await repository.insert_receipt(
                 conn, source=source, idempotency_key=key or None, payload=payload, status=RECEIVED
             )
+        if not created and receipt.payload != payload:
+            raise InvalidArgument([FieldViolation("Idempotency-Key", domain.KEY_REUSED)])
         if not created and receipt.status == CAPTURED:
             WEBHOOKS_RECEIVED.labels(source, "duplicate").inc()
             return integration_pb2.ReceiveWebhookResponse(receipt=receipt_to_proto(receipt), created=False)
