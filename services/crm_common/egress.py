@@ -147,7 +147,8 @@ class EgressGuard:
     async def host_problem(self, host: str, port: int = 443) -> str | None:
         """Why a host cannot be a destination (None when it can, or when it does not resolve yet)."""
         try:
-            async with asyncio.timeout(5.0):
+            # Short: a save waits for it, within the edge's deadline for the call.
+            async with asyncio.timeout(2.0):
                 await self.pin(host, port)
         except EgressRefused as err:
             return f"refused destination: {err}"
