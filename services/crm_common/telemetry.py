@@ -21,9 +21,11 @@ _provider: TracerProvider | None = None
 _STATEMENTS_KEPT = 2000
 
 # What a database error says about the data it failed on: PostgreSQL's DETAIL ("Key (phone)=(+86...) already
-# exists", "Failing row contains (...)") and CONTEXT ("parameter $1 = '...'") lines, SQLAlchemy's bound
-# parameters, and the quoted value of an "invalid input syntax" message.
-_DATA_LINES = re.compile(r"^[ \t]*(?:DETAIL|CONTEXT):.*(?:\n|$)|^[ \t]*\[parameters:.*(?:\n|$)", re.MULTILINE)
+# exists", "Failing row contains (...)") and CONTEXT ("JSON data, line 1: {...}", "parameter $1 = '...'") blocks,
+# which may run over several lines, SQLAlchemy's bound parameters, and the quoted value of "invalid input syntax".
+_DATA_BLOCK = ("DETAIL:", "CONTEXT:", "[parameters:")
+# A line that ends such a block (a blank line does too): the next part of the error or of its traceback.
+_BLOCK_END = ("HINT:", "STATEMENT:", "[SQL", "(Background on this error", "Traceback", "The above", "During")
 _INLINE_DATA = (
     (re.compile(r"(DETAIL|CONTEXT):\s.*"), r"\1: (withheld)"),
     (re.compile(r"\[parameters: .*"), "[parameters withheld]"),
@@ -37,7 +39,19 @@ def scrub(text: str) -> str:
     """The text of an error without the data a database error quotes (what an operator needs stays)."""
     if not text:
         return text
-    text = _DATA_LINES.sub("", text)
+    kept: list[str] = []
+    in_block = False
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith(_DATA_BLOCK):
+            in_block = True
+        elif in_block and stripped and not stripped.startswith(_BLOCK_END):
+            continue
+        else:
+            in_block = False
+        if not in_block:
+            kept.append(line)
+    text = "\n".join(kept)
     for pattern, replacement in _INLINE_DATA:
         text = pattern.sub(replacement, text)
     return text

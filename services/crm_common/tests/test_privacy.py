@@ -28,7 +28,9 @@ async def _duplicate_error(db: Database) -> IntegrityError:
     """A unique violation on a row that carries the canaries (PostgreSQL quotes the key in DETAIL)."""
     async with db.transaction() as conn:
         await conn.execute(text("CREATE TABLE IF NOT EXISTS people (phone text UNIQUE, name text)"))
-        await conn.execute(text("INSERT INTO people VALUES (:phone, :name)"), {"phone": CANARY_PHONE, "name": CANARY_NAME})
+        await conn.execute(
+            text("INSERT INTO people VALUES (:phone, :name)"), {"phone": CANARY_PHONE, "name": CANARY_NAME}
+        )
     with pytest.raises(IntegrityError) as raised:
         async with db.transaction() as conn:
             await conn.execute(
@@ -47,7 +49,9 @@ def _json_logger(stream: io.StringIO) -> logging.Logger:
     return logger
 
 
-async def test_a_database_error_keeps_its_values_out_of_the_engine_text_the_logs_and_the_spans(fresh_db_url: str) -> None:
+async def test_a_database_error_keeps_its_values_out_of_the_engine_text_the_logs_and_the_spans(
+    fresh_db_url: str,
+) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(ScrubbingSpanExporter(exporter)))
@@ -77,7 +81,9 @@ async def test_a_database_error_keeps_its_values_out_of_the_engine_text_the_logs
     failed_insert = next(s for s in spans.values() if s.status.status_code == StatusCode.ERROR and s.name != "capture")
     assert failed_insert.status.description == "UniqueViolation (SQLSTATE 23505, constraint people_phone_key)"
     capture = spans["capture"]
-    assert capture.status.status_code == StatusCode.ERROR and "duplicate key value" in (capture.status.description or "")
+    assert capture.status.status_code == StatusCode.ERROR and "duplicate key value" in (
+        capture.status.description or ""
+    )
     [event] = capture.events
     assert event.name == "exception" and "UniqueViolation" in str(event.attributes["exception.stacktrace"])
     exported = repr([(s.status.description, [dict(e.attributes or {}) for e in s.events]) for s in spans.values()])
@@ -94,8 +100,25 @@ def test_scrub_withholds_what_postgresql_quotes_and_keeps_the_rest() -> None:
     cleaned = scrub(text_)
     assert "+8613900001111" not in cleaned
     assert 'unique constraint "uq_leads_phone"' in cleaned and "[SQL: INSERT INTO lead.leads" in cleaned
-    inline = scrub('INTERNAL: boom DETAIL: Failing row contains (x, Wang Fang). invalid input syntax for type uuid: "Wang"')
+    inline = scrub(
+        'INTERNAL: boom DETAIL: Failing row contains (x, Wang Fang). invalid input syntax for type uuid: "Wang"'
+    )
     assert "Wang" not in inline and "INTERNAL: boom" in inline
+    nul = (
+        "(psycopg.errors.UntranslatableCharacter) unsupported Unicode escape sequence\n"
+        "DETAIL:  \\u0000 cannot be converted to text.\n"
+        'CONTEXT:  JSON data, line 1: {"name": "Wang Fang", "notes": "call\n'
+        "unnamed portal parameter $5 = '...'\n"
+        "[SQL: INSERT INTO lead.lead_touches (input) VALUES (%(input)s::JSONB)]\n"
+        "\n"
+        "The above exception was the direct cause of the following exception:"
+    )
+    assert scrub(nul) == (
+        "(psycopg.errors.UntranslatableCharacter) unsupported Unicode escape sequence\n"
+        "[SQL: INSERT INTO lead.lead_touches (input) VALUES (%(input)s::JSONB)]\n"
+        "\n"
+        "The above exception was the direct cause of the following exception:"
+    )
     assert scrub('null value in column "phone" violates not-null constraint') == (
         'null value in column "phone" violates not-null constraint'
     )
