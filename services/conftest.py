@@ -8,12 +8,13 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from crm_common.identity import Principal, Role, acting_as, user_principal
 from crm_common.migrations import upgrade_to_head
 from crm_common.service import Runtime, ServiceDefinition
 from tools.devstack import infra
@@ -125,5 +126,21 @@ def service_runtime(
                     await asyncio.wait_for(relay_task, 5)
             await runtime.close()
             nats.stop()
+
+    return factory
+
+
+@pytest.fixture
+def as_role() -> Callable[..., AbstractContextManager[Principal | None]]:
+    """Factory: `with as_role(Role.SALES_REP, rep_id=...)` runs a servicer called directly as that user.
+
+    Served calls get their principal from the verified token; a servicer method called in-process has none
+    unless a test says who is calling (in-process servers need a token: `crm_common.grpc_client.channel_as`).
+    """
+
+    def factory(
+        role: Role, *, rep_id: str | None = None, team_ids: tuple[str, ...] = (), subject: str | None = None
+    ) -> AbstractContextManager[Principal | None]:
+        return acting_as(user_principal(role, rep_id=rep_id, team_ids=team_ids, subject=subject))
 
     return factory

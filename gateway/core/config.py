@@ -1,28 +1,18 @@
-"""Gateway settings: HTTP port, peer addresses, API keys and the body limit, from CRM_* variables."""
+"""Gateway settings: HTTP port, peer addresses, API keys, the identity provider and the body limit, from CRM_*."""
 
 from __future__ import annotations
 
 import hashlib
-from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from crm_common.identity import Role
 from crm_common.settings import PLACEHOLDERS, PeerAddresses, ServiceSettings
 
-
-class Role(StrEnum):
-    """What an API key may do."""
-
-    ADMIN = "admin"
-    SYSTEM = "system"
-    MANAGER = "manager"
-    SALES_REP = "sales_rep"
-    VIEWER = "viewer"
-    # Owns the customer master's golden fields (name, credit code, primary phone, first cooperation date).
-    CUSTOMER_SUCCESS_DIRECTOR = "customer_success_director"
+__all__ = ["ApiKey", "GatewaySettings", "Role", "get_settings"]
 
 
 class ApiKey(BaseModel):
@@ -35,6 +25,8 @@ class ApiKey(BaseModel):
     role: Role
     rep_id: str | None = None
     name: Annotated[str | None, Field(repr=False)] = None
+    # The teams a manager's key manages (a manager sees and changes only these).
+    team_ids: tuple[str, ...] = ()
 
     @field_validator("key_sha256")
     @classmethod
@@ -43,6 +35,8 @@ class ApiKey(BaseModel):
 
     @model_validator(mode="after")
     def _sales_rep_has_rep_id(self) -> ApiKey:
+        if self.role is Role.SERVICE:
+            raise ValueError("the service role is for services only, not for API keys")
         if self.role is Role.SALES_REP and not self.rep_id:
             raise ValueError("a sales_rep key needs a rep_id")
         return self
@@ -59,10 +53,44 @@ class GatewaySettings(ServiceSettings, PeerAddresses):
         default=(), description='JSON list of {"key_sha256", "role", "rep_id"?, "name"?}'
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    # The company's identity provider (OpenID Connect): bearer JWTs it signs are accepted beside API keys.
+    oidc_issuer: str = Field(default="", description="The `iss` of the provider's tokens")
+    oidc_audience: str = Field(default="", description="The `aud` the provider puts in tokens for this API")
+    oidc_jwks_url: str = Field(default="", description="The provider's JWKS (signing keys; fetched, cached, refreshed)")
+    oidc_group_roles: dict[str, Role] = Field(default_factory=dict, description='JSON {"<group>": "<role>"}')
+    oidc_groups_claim: str = "groups"
+    oidc_rep_claim: str = "crm_rep_id"
+    oidc_teams_claim: str = "crm_team_ids"
+    oidc_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
+    oidc_jwks_cache_seconds: int = Field(default=300, ge=1)
+    # The least time between two fetches of the key set caused by unknown key ids.
+    oidc_jwks_refresh_cooldown_seconds: float = Field(default=30.0, ge=0)
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     def required_fields(self) -> tuple[str, ...]:
-        """The edge needs API keys outside development, nothing else."""
-        return ("api_keys",)
+        """Outside development the edge needs a way to know callers: API keys, the identity provider or both."""
+        return () if self.oidc_enabled else ("api_keys",)
+
+    @model_validator(mode="after")
+    def _oidc_is_whole(self) -> GatewaySettings:
+        parts = {"CRM_OIDC_ISSUER": self.oidc_issuer, "CRM_OIDC_AUDIENCE": self.oidc_audience,
+                 "CRM_OIDC_JWKS_URL": self.oidc_jwks_url}
+        if any(parts.values()):
+            missing = [name for name, value in parts.items() if not value]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} must be set with the other CRM_OIDC_* settings")
+            if not self.oidc_group_roles:
+                raise ValueError("CRM_OIDC_GROUP_ROLES must map at least one group to a role")
+            if Role.SERVICE in self.oidc_group_roles.values():
+                raise ValueError("CRM_OIDC_GROUP_ROLES may not grant the service role")
+            if self.environment == "production" and not self.oidc_jwks_url.startswith("https://"):
+                raise ValueError("CRM_OIDC_JWKS_URL must be https:// in production")
+            if {a.upper() for a in self.oidc_algorithms} & {"NONE", "HS256", "HS384", "HS512"}:
+                raise ValueError("CRM_OIDC_ALGORITHMS takes asymmetric algorithms only")
+        return self
 
     @model_validator(mode="after")
     def _keys_are_distinct_and_real(self) -> GatewaySettings:

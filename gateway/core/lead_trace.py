@@ -12,6 +12,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from starlette.types import Receive, Scope, Send
 
 from crm.lead.v1 import lead_pb2
+from crm_common.identity import acting_as
 from gateway.core.security import caller_of
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,12 @@ class LeadTraceContext:
         peers = getattr(self.app.state, "peers", None)
         keyring = getattr(self.app.state, "keyring", None)
         # Only an authenticated request is worth a lookup; the app itself answers the rest with 401.
-        if peers is None or keyring is None or caller_of(scope, keyring) is None:
+        caller = caller_of(scope, keyring) if peers is not None and keyring is not None else None
+        if caller is None:
             return None
         try:
             # The lookup belongs to no journey: it must neither start a trace nor join the caller's.
-            with suppress_instrumentation():
+            with suppress_instrumentation(), acting_as(caller.principal()):
                 reply = await peers.lead.GetLeadTraceContext(
                     lead_pb2.GetLeadTraceContextRequest(lead_id=lead_id), timeout=LOOKUP_DEADLINE_SECONDS
                 )

@@ -1,4 +1,7 @@
-"""Channels and stubs to the services behind the edge, with the deadlines every call uses."""
+"""Channels and stubs to the services behind the edge, with the deadlines every call uses.
+
+Every call carries the token of the request's caller (set by RequireApiKey), minted once per caller and reused.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from crm.notification.v1 import notification_pb2_grpc
 from crm.pipeline.v1 import pipeline_pb2_grpc
 from crm.reporting.v1 import reporting_pb2_grpc
 from crm_common.grpc_client import open_channel
+from crm_common.identity import current_principal
 from crm_common.metrics import DEPENDENCY_UP
 from gateway.core.config import GatewaySettings
 
@@ -54,7 +58,10 @@ class Peers:
     @classmethod
     def open(cls, settings: GatewaySettings) -> Peers:
         """Channels connect lazily, so opening never waits for a peer."""
-        channels = {name: open_channel(peer_address(settings, name)) for name in PEER_SERVICES}
+        channels = {
+            name: open_channel(peer_address(settings, name), caller=current_principal, settings=settings)
+            for name in PEER_SERVICES
+        }
         return cls(
             channels=channels,
             lead=lead_pb2_grpc.LeadServiceStub(channels["lead"]),

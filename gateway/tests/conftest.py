@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import httpx
@@ -22,6 +23,9 @@ from gateway.core.lead_trace import LeadTraceContext
 from gateway.main import create_app
 from gateway.tests.doubles import IntegrationDouble, LeadDouble, NotificationDouble, PipelineDouble, ReportingDouble
 from gateway.tests.support import ADDRESS_FIELDS, Doubles, closed_port, settings_for
+
+# In-process servers and channels read their identity key from the environment: the fixed test one.
+os.environ.setdefault("CRM_ENVIRONMENT", "test")
 
 PEER_SERVICES = [
     "crm.lead.v1.LeadService",

@@ -15,6 +15,7 @@ from crm.notification.v1 import notification_pb2, notification_pb2_grpc
 from crm.pipeline.v1 import pipeline_pb2, pipeline_pb2_grpc
 from crm.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from crm_common.identity import Principal, current_principal
 
 ASSIGNEE_ID = str(uuid.UUID("7d0c4a8e-0000-4000-8000-000000000001"))
 BAD_PHONE = "12345"
@@ -31,10 +32,16 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, str]]] = []
+        # The verified caller of each call (the server checked its identity token before the double ran).
+        self.principals: list[tuple[str, Principal | None]] = []
 
     def record(self, method: str, context: grpc.aio.ServicerContext) -> None:
         metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         self.calls.append((method, metadata))
+        self.principals.append((method, current_principal()))
+
+    def last_caller(self, method: str) -> Principal | None:
+        return next(p for name, p in reversed(self.principals) if name == method)
 
     def last(self, method: str) -> dict[str, str]:
         return next(md for name, md in reversed(self.calls) if name == method)

@@ -7,12 +7,17 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import httpx
 
+from crm.customer.v1 import customer_pb2_grpc
+from crm_common.grpc_client import channel_as
+from crm_common.identity import service_principal
 from gateway.core.config import ApiKey, GatewaySettings, Role
 from gateway.tests.doubles import ASSIGNEE_ID, IntegrationDouble, LeadDouble, ReportingDouble
 
-KEYS = {role: f"test-key-{role.value}-0123456789abcdef" for role in Role}
+# One key per role a person or system may hold (the service role is for services' own tokens).
+KEYS = {role: f"test-key-{role.value}-0123456789abcdef" for role in Role if role is not Role.SERVICE}
 ADDRESS_FIELDS = ("lead", "customer_master", "pipeline", "notification", "integration_gateway", "reporting")
 
 
@@ -46,6 +51,17 @@ def api_keys() -> list[ApiKey]:
 def settings_for(addresses: dict[str, str], **overrides: Any) -> GatewaySettings:
     fields = {f"{name}_addr": addresses[name] for name in ADDRESS_FIELDS}
     return GatewaySettings(environment="test", api_keys=api_keys(), **fields, **overrides)
+
+
+_LEAD_CHANNELS: dict[str, grpc.aio.Channel] = {}
+
+
+def lead_service_stub(client: httpx.AsyncClient) -> customer_pb2_grpc.CustomerServiceStub:
+    """The edge's customer master as the lead service calls it (ResolveCustomer), with the lead's identity."""
+    address = client._transport.app.state.settings.customer_master_addr  # type: ignore[attr-defined]
+    if address not in _LEAD_CHANNELS:
+        _LEAD_CHANNELS[address] = channel_as(address, service_principal("lead"))
+    return customer_pb2_grpc.CustomerServiceStub(_LEAD_CHANNELS[address])
 
 
 def closed_port() -> int:

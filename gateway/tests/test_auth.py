@@ -1,4 +1,5 @@
-"""API keys and roles: 401 before anything else, 403 when the role may not, and the key settings."""
+"""API keys and roles: 401 before anything else, 403 when the role may not, the key settings, and the caller's
+identity reaching the services behind the edge."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from crm_common.identity import Principal
 from gateway.core.config import GatewaySettings, Role
 from gateway.core.errors import Problem
 from gateway.core.security import Caller, KeyRing, acting_rep_id, bearer_token
 from gateway.tests.doubles import ASSIGNEE_ID
-from gateway.tests.support import KEYS, api_keys, assert_problem, auth
+from gateway.tests.support import KEYS, Doubles, api_keys, assert_problem, auth
+
+IDENTITY_KEY = "an-identity-key-of-the-production-kind-0123456789"
 
 LEAD = {"name": "Li Lei", "phone": "+8613800138000"}
 
@@ -99,7 +103,10 @@ async def test_roles_are_enforced_per_route(client: httpx.AsyncClient, method: s
 def test_keyring_matches_only_the_hashed_key() -> None:
     ring = KeyRing(api_keys())
     caller = ring.identify(KEYS[Role.SALES_REP])
-    assert caller == Caller(role=Role.SALES_REP, rep_id=ASSIGNEE_ID, name="test sales_rep")
+    assert caller is not None and caller.subject.startswith("key:")
+    assert caller == Caller(role=Role.SALES_REP, rep_id=ASSIGNEE_ID, name="test sales_rep", subject=caller.subject)
+    # The subject names the key without showing its hash.
+    assert caller.subject[4:] not in hashlib.sha256(KEYS[Role.SALES_REP].encode()).hexdigest()
     assert ring.identify(hashlib.sha256(KEYS[Role.ADMIN].encode()).hexdigest()) is None
     assert ring.identify("") is None
 
@@ -144,6 +151,7 @@ def test_invalid_api_keys_fail_at_start(
     monkeypatch: pytest.MonkeyPatch, value: str, error: type[Exception], mentions: str
 ) -> None:
     monkeypatch.setenv("CRM_ENVIRONMENT", "production")
+    monkeypatch.setenv("CRM_IDENTITY_KEY", IDENTITY_KEY)
     monkeypatch.setenv("CRM_API_KEYS", value)
     with pytest.raises(error) as caught:
         GatewaySettings()
@@ -152,6 +160,7 @@ def test_invalid_api_keys_fail_at_start(
 
 def test_placeholder_key_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRM_ENVIRONMENT", "production")
+    monkeypatch.setenv("CRM_IDENTITY_KEY", IDENTITY_KEY)
     monkeypatch.setenv(
         "CRM_API_KEYS", json.dumps([{"key_sha256": hashlib.sha256(b"changeme").hexdigest(), "role": "admin"}])
     )
@@ -161,6 +170,7 @@ def test_placeholder_key_refused_in_production(monkeypatch: pytest.MonkeyPatch) 
 
 def test_valid_api_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRM_ENVIRONMENT", "production")
+    monkeypatch.setenv("CRM_IDENTITY_KEY", IDENTITY_KEY)
     monkeypatch.setenv(
         "CRM_API_KEYS",
         json.dumps([{"key_sha256": HASH.upper(), "role": "sales_rep", "rep_id": "r1", "name": "Wang's phone"}]),
@@ -169,4 +179,38 @@ def test_valid_api_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     settings = GatewaySettings()
     assert settings.api_keys[0].key_sha256 == HASH and settings.api_keys[0].role is Role.SALES_REP
     assert settings.max_body_bytes == 2048 and settings.http_port == 8080
-    assert HASH not in repr(settings)
+    assert HASH not in repr(settings) and IDENTITY_KEY not in repr(settings)
+
+
+def test_production_refuses_a_missing_or_placeholder_identity_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_ENVIRONMENT", "production")
+    monkeypatch.setenv("CRM_API_KEYS", json.dumps([{"key_sha256": HASH, "role": "admin"}]))
+    with pytest.raises(ValidationError, match="CRM_IDENTITY_KEY must be set"):
+        GatewaySettings()
+    monkeypatch.setenv("CRM_IDENTITY_KEY", "changeme-changeme-changeme-changeme")
+    with pytest.raises(ValidationError, match="placeholder"):
+        GatewaySettings()
+
+
+def test_a_manager_key_carries_its_teams_and_no_key_may_be_a_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_ENVIRONMENT", "test")
+    key = {"key_sha256": HASH, "role": "manager", "team_ids": ["t1", "t2"]}
+    monkeypatch.setenv("CRM_API_KEYS", json.dumps([key]))
+    caller = KeyRing(GatewaySettings().api_keys).identify("\x00")
+    assert caller is None
+    manager = GatewaySettings().api_keys[0]
+    assert manager.team_ids == ("t1", "t2")
+    monkeypatch.setenv("CRM_API_KEYS", json.dumps([{"key_sha256": HASH, "role": "service"}]))
+    with pytest.raises(ValidationError, match="service role"):
+        GatewaySettings()
+
+
+async def test_the_callers_identity_reaches_the_service_in_a_verified_token(
+    client: httpx.AsyncClient, doubles: Doubles
+) -> None:
+    response = await client.post("/v1/leads", json=LEAD, headers=auth(Role.SALES_REP))
+    assert response.status_code == 201, response.text
+    caller = doubles.lead.last_caller("CaptureLead")
+    assert isinstance(caller, Principal)
+    assert (caller.role, caller.rep_id, caller.subject[:4]) == (Role.SALES_REP, ASSIGNEE_ID, "key:")
+    assert doubles.lead.last("CaptureLead")["x-crm-identity"].count(".") == 2

@@ -22,7 +22,7 @@ from customer_master.contact_intake import process_intake
 from customer_master.settings import CustomerMasterSettings
 from gateway.core.config import Role
 from gateway.main import create_app
-from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, closed_port, settings_for
+from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, closed_port, lead_service_stub, settings_for
 from tools.devstack import infra
 
 
@@ -72,8 +72,7 @@ async def _resolve(stack: tuple[httpx.AsyncClient, Runtime], **fields: str) -> c
 
 
 def _customer_stub(client: httpx.AsyncClient) -> customer_pb2_grpc.CustomerServiceStub:
-    channels = client._transport.app.state.peers.channels  # type: ignore[attr-defined]
-    return customer_pb2_grpc.CustomerServiceStub(channels["customer-master"])
+    return lead_service_stub(client)
 
 
 async def test_contacts_are_listed_read_and_matched_by_viewers(contact_stack: tuple[httpx.AsyncClient, Runtime]) -> None:

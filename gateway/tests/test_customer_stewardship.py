@@ -23,7 +23,7 @@ from customer_master.app import DEFINITION, build
 from customer_master.settings import CustomerMasterSettings
 from gateway.core.config import Role
 from gateway.main import create_app
-from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, closed_port, settings_for
+from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, closed_port, lead_service_stub, settings_for
 from tools.devstack import infra
 
 _CHARS = (
@@ -76,8 +76,7 @@ async def steward_edge() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _stub(edge: httpx.AsyncClient) -> customer_pb2_grpc.CustomerServiceStub:
-    channels = edge._transport.app.state.peers.channels  # type: ignore[attr-defined]
-    return customer_pb2_grpc.CustomerServiceStub(channels["customer-master"])
+    return lead_service_stub(edge)
 
 
 async def _customer(edge: httpx.AsyncClient, company: str) -> str:

@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest_asyncio
 
-from crm.customer.v1 import customer_pb2, customer_pb2_grpc
+from crm.customer.v1 import customer_pb2
 from crm_common.grpc_server import GrpcServer
 from crm_common.migrations import upgrade_to_head
 from crm_common.service import Runtime
@@ -21,7 +21,7 @@ from customer_master.app import DEFINITION, build
 from customer_master.settings import CustomerMasterSettings
 from gateway.core.config import Role
 from gateway.main import create_app
-from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, closed_port, settings_for
+from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, closed_port, lead_service_stub, settings_for
 from tools.devstack import infra
 
 _CHARS = (
@@ -69,8 +69,7 @@ async def test_match_merge_unmerge_and_history_over_rest(customer_edge: httpx.As
     first = await customer_edge.post("/v1/customers/match", json={"company": f"{core}科技"}, headers=manager)
     assert first.status_code == 200 and first.json()["candidates"] == []
 
-    address = customer_edge._transport.app.state.peers.channels  # type: ignore[attr-defined]
-    stub = customer_pb2_grpc.CustomerServiceStub(address["customer-master"])
+    stub = lead_service_stub(customer_edge)
     a = await stub.ResolveCustomer(customer_pb2.ResolveCustomerRequest(company=f"北京{core}科技有限公司"), timeout=5)
     b = await stub.ResolveCustomer(customer_pb2.ResolveCustomerRequest(company=f"杭州{core}科技"), timeout=5)
     assert b.review_id
@@ -100,8 +99,7 @@ async def test_match_merge_unmerge_and_history_over_rest(customer_edge: httpx.As
 
 
 async def test_golden_fields_permissions_and_errors_over_rest(customer_edge: httpx.AsyncClient) -> None:
-    channels = customer_edge._transport.app.state.peers.channels  # type: ignore[attr-defined]
-    stub = customer_pb2_grpc.CustomerServiceStub(channels["customer-master"])
+    stub = lead_service_stub(customer_edge)
     core = "".join(random.sample(_CHARS, 5))
     created = await stub.ResolveCustomer(customer_pb2.ResolveCustomerRequest(company=f"{core}有限公司"), timeout=5)
     customer_id = created.customer.id

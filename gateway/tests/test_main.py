@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "OTEL_"))}
-    return {**env, "PYTHONPATH": f"{ROOT / 'services'}{os.pathsep}{ROOT}", **extra}
+    identity = {"CRM_IDENTITY_KEY": "gateway-smoke-identity-key-0123456789abcdef"}
+    return {**env, "PYTHONPATH": f"{ROOT / 'services'}{os.pathsep}{ROOT}", **identity, **extra}
 
 
 def test_invalid_api_keys_stop_the_process_with_a_clear_message() -> None:

@@ -287,3 +287,10 @@ class SyncIdentityInterceptor(grpc.UnaryUnaryClientInterceptor):
                 getattr(client_call_details, "compression", None),
             )
         return continuation(client_call_details, request)
+
+
+def user_principal(
+    role: Role, *, rep_id: str | None = None, team_ids: tuple[str, ...] = (), subject: str | None = None
+) -> Principal:
+    """A person's principal with a role (tools, seeding and tests; the edge builds its own from the caller)."""
+    return Principal(subject=subject or f"user:{role.value}", role=role, rep_id=rep_id, team_ids=team_ids)

@@ -17,7 +17,9 @@ from crm.customer.v1 import contact_pb2, contact_pb2_grpc, customer_pb2, custome
 from crm.events.v1 import customer_events_pb2
 from crm_common.bus.consumer import EventMeta
 from crm_common.errors import InvalidArgument, field_violations_of
+from crm_common.grpc_client import channel_as
 from crm_common.grpc_server import GrpcServer
+from crm_common.identity import Role, user_principal
 from crm_common.service import Runtime
 from customer_master import contact_intake, repository, stewardship
 from customer_master import contacts as contacts_module
@@ -190,7 +192,7 @@ async def channel(runtime: Runtime) -> AsyncIterator[grpc.aio.Channel]:
     server = GrpcServer(port=0, service_names=DEFINITION.grpc_services)
     (await build(runtime)).register(server.server)
     await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as opened:
+    async with channel_as(f"127.0.0.1:{server.port}", user_principal(Role.ADMIN)) as opened:
         yield opened
     await server.stop(0)
 

@@ -14,7 +14,9 @@ import pytest_asyncio
 
 from crm.customer.v1 import contact_pb2, contact_pb2_grpc
 from crm_common.errors import InvalidArgument, PermissionDenied, field_violations_of
+from crm_common.grpc_client import channel_as
 from crm_common.grpc_server import GrpcServer
+from crm_common.identity import Role, user_principal
 from crm_common.service import Runtime, ServiceDefinition
 from customer_master import repository, stewardship, survivorship
 from customer_master.app import DEFINITION, build
@@ -181,7 +183,7 @@ async def test_rules_over_grpc_are_versioned_validated_and_rebuild(own_runtime: 
     (await build(own_runtime)).register(server.server)
     await server.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with channel_as(f"127.0.0.1:{server.port}", user_principal(Role.ADMIN)) as channel:
             stub = contact_pb2_grpc.ContactServiceStub(channel)
             before = await stub.GetSurvivorshipRules(contact_pb2.GetSurvivorshipRulesRequest(), timeout=5)
             with pytest.raises(grpc.aio.AioRpcError) as refused:

@@ -14,7 +14,9 @@ import pytest_asyncio
 from crm.integration.v1 import integration_pb2_grpc
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.grpc_client import channel_as
 from crm_common.grpc_server import GrpcServer
+from crm_common.identity import Role, user_principal
 from crm_common.service import Runtime
 from crm_common.settings import PeerAddresses
 from integration_gateway.app import DEFINITION, build
@@ -89,6 +91,6 @@ async def stub(runtime: Runtime) -> AsyncIterator[integration_pb2_grpc.Integrati
     wiring.register(server.server)
     await server.start()
     await server.serving(True)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with channel_as(f"127.0.0.1:{server.port}", user_principal(Role.ADMIN)) as channel:
         yield integration_pb2_grpc.IntegrationServiceStub(channel)
     await server.stop(0)

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.notification.v1 import notification_pb2, notification_pb2_grpc
 from crm_common.errors import field_violations_of
+from crm_common.grpc_client import channel_as
 from crm_common.grpc_server import GrpcServer
+from crm_common.identity import Role, user_principal
 from crm_common.service import Runtime
 from notification.app import DEFINITION, build
 from notification.channels import ChannelAdapter, DeliveryFailed, DeliveryReport, InAppInboxAdapter, OutgoingMessage
@@ -35,7 +37,7 @@ async def stub(runtime: Runtime) -> AsyncIterator[notification_pb2_grpc.Notifica
     wiring.register(server.server)
     await server.start()
     await server.serving(True)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with channel_as(f"127.0.0.1:{server.port}", user_principal(Role.ADMIN)) as channel:
         yield notification_pb2_grpc.NotificationServiceStub(channel)
     await server.stop(0)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
-import grpc
 import pytest_asyncio
 
 from crm.reporting.v1 import reporting_pb2_grpc
+from crm_common.grpc_client import channel_as
 from crm_common.grpc_server import GrpcServer
+from crm_common.identity import Role, user_principal
 from crm_common.service import Runtime, ServiceDefinition
 from reporting.app import DEFINITION, build
 
@@ -28,6 +29,6 @@ async def stub(runtime: Runtime) -> AsyncIterator[reporting_pb2_grpc.ReportingSe
     server = GrpcServer(port=0, service_names=DEFINITION.grpc_services)
     (await build(runtime)).register(server.server)
     await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with channel_as(f"127.0.0.1:{server.port}", user_principal(Role.ADMIN)) as channel:
         yield reporting_pb2_grpc.ReportingServiceStub(channel)
     await server.stop(0)
