@@ -20,7 +20,7 @@ from customer_master.convert import (
     rules_from_json,
     to_json,
 )
-from customer_master.domain import normalize_email, normalize_phone
+from customer_master.domain import normalize_company, normalize_email, normalize_phone
 from customer_master.matching import Record
 from customer_master.resolution import (
     MATCH_RULES_KEY,
@@ -84,7 +84,8 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         self, request: customer_pb2.MatchCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.MatchCustomerResponse:
         violations = credit_code_violations(request.credit_code)
-        if not any((request.company, request.phone, request.email, request.credit_code)):
+        # A company of punctuation and spaces only ("（）") names nothing to match.
+        if not any((normalize_company(request.company), request.phone, request.email, request.credit_code)):
             violations.append(FieldViolation("company", "at least one of company, phone, email or credit_code"))
         if violations:
             raise InvalidArgument(violations)
