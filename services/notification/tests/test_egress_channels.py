@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import copy
 
+import httpx
 import pytest
 from aiosmtpd.smtp import SMTP
 
-from crm.notification.v1 import notification_pb2
+from crm.notification.v1 import notification_pb2, notification_pb2_grpc
 from crm_common.egress import EgressGuard
 from crm_common.errors import DomainError, NotFound
+from crm_common.grpc_server import GrpcServer
 from crm_common.secret_refs import SecretResolver
 from crm_common.service import Runtime
+from gateway.core.config import Role
+from gateway.main import create_app
+from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, closed_port, settings_for
 from notification.handlers import NotificationServicer
 from notification.providers.base import ChannelConfig
 from notification.providers.sms import SmsAdapter
@@ -159,3 +164,20 @@ def test_a_secret_is_hidden_before_a_provider_text_is_cut_so_no_part_of_it_survi
     assert sms.quote(f"invalid key {p.SMS_API_KEY}") == "invalid key (hidden)"
     assert sms.quote('{"Code": "x"}') == "(message withheld: not plain text)"
     assert sms.quote_code("isv.BUSINESS_LIMIT_CONTROL") == "isv.BUSINESS_LIMIT_CONTROL"
+
+
+async def test_the_edge_answers_the_issue_reproduction_with_422_naming_both_fields(kit: Kit) -> None:
+    server = GrpcServer(port=0, service_names=["crm.notification.v1.NotificationService"])
+    notification_pb2_grpc.add_NotificationServiceServicer_to_server(strict_servicer(kit.runtime), server.server)
+    await server.start()
+    await server.serving(True)
+    addresses = dict.fromkeys(ADDRESS_FIELDS, f"127.0.0.1:{closed_port()}") | {"notification": f"127.0.0.1:{server.port}"}
+    app = create_app(settings_for(addresses))
+    body = {"kind": "sms", "settings": {"base_url": "http://127.0.0.1:8999"}, "secret_refs": {"api_key": "env:CRM_DATABASE_URL"}}
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge") as client:
+                response = await client.put("/v1/notification/channels/sms-ssrf", json=body, headers=auth(Role.ADMIN))
+    finally:
+        await server.stop(0)
+    assert_problem(response, 422, "secret_refs.api_key", "settings.base_url")
