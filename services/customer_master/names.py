@@ -165,6 +165,9 @@ _GENERIC_WORDS = tuple(
 
 _BRACKETS = re.compile(r"[(\[{（【〔「『《<]([^)\]}）】〕」』》>]*)[)\]}）】〕」』》>]")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# The exchange's marks before a listed company's short name (G浦发, S东汽, *ST某某, XD某某): the market's state of
+# the share, not part of the company's name.
+_STOCK_MARKS = re.compile(r"^(?:s?\*?st|s|g|n|xd|xr|dr)(?=[\u3400-\u9fff])")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -326,7 +329,7 @@ def _strip_cn_legal_form(text: str) -> tuple[str, str]:
 @lru_cache(maxsize=262144)
 def normalize_company_name(raw: str) -> CompanyName:
     """Split a company name (Chinese or Latin) into core, region, legal form, branch and bracketed qualifier."""
-    text = fold(raw).strip()
+    text = _STOCK_MARKS.sub("", fold(raw).strip())
     qualifiers: list[str] = []
 
     def bracket(match: re.Match[str]) -> str:

@@ -212,3 +212,12 @@ def test_company_evidence_beyond_the_name() -> None:
         rules,
     )
     assert moved.decision == NO_MATCH
+
+
+@pytest.mark.parametrize(
+    ("listed", "name"), [("G浦发", "浦发"), ("*ST大唐", "大唐"), ("S*ST华塑", "华塑"), ("XD浦发", "浦发")]
+)
+def test_exchange_marks_are_not_part_of_the_name(listed: str, name: str) -> None:
+    assert normalize_company_name(listed).core == normalize_company_name(name).core
+    # Latin names keep their letters.
+    assert normalize_company_name("Sony中国").core.startswith("sony")
