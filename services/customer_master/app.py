@@ -10,7 +10,7 @@ import grpc
 
 from crm.customer.v1 import contact_pb2_grpc, customer_pb2_grpc
 from crm_common.service import Runtime, ServiceDefinition, Wiring
-from customer_master import contact_intake, survivorship
+from customer_master import access, contact_intake, survivorship
 from customer_master.consumers import CONSUMERS
 from customer_master.contact_handlers import ContactServicer
 from customer_master.contact_merges import CONTACT_CONSUMERS
@@ -87,6 +87,6 @@ async def build(runtime: Runtime) -> Wiring:
 
     return Wiring(
         register=register,
-        consumers=[*CONSUMERS, *CONTACT_CONSUMERS],
+        consumers=[*CONSUMERS, *CONTACT_CONSUMERS, *access.CONSUMERS],
         background=[data_health_gauges, link_queued_people, survivorship_rebuilds, dedup_worker.run],
     )

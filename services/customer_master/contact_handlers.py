@@ -10,7 +10,7 @@ from sqlalchemy.engine import Row
 from crm.customer.v1 import contact_pb2, contact_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from customer_master import contact_merges, repository, survivorship
+from customer_master import access, contact_merges, repository, survivorship
 from customer_master.contacts import load_thresholds, match_query, scored_contacts, store_thresholds
 from customer_master.convert import rules_from_json, to_json, to_timestamp
 from customer_master.settings import CustomerMasterSettings
@@ -51,6 +51,7 @@ def contact_message(row: Row, sources: list[Row] | None = None) -> contact_pb2.C
     )
 
 
+@access.guarded_contacts
 class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
     """crm.customer.v1.ContactService."""
 
@@ -68,7 +69,10 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
             if row is None:
                 raise NotFound(f"contact {request.contact_id!r} not found")
             sources = await repository.list_contact_sources(conn, contact_id=contact_id)
-        return contact_pb2.GetContactResponse(contact=contact_message(row, sources))
+        reply = contact_pb2.GetContactResponse(contact=contact_message(row, sources))
+        decision = await access.decision_for(self.runtime, str(row.customer_id), resource=access.Resource.CONTACT)
+        await access.shown(self.runtime, decision, "contact", [reply.contact])
+        return reply
 
     async def ListContacts(
         self, request: contact_pb2.ListContactsRequest, context: grpc.aio.ServicerContext
@@ -80,7 +84,10 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
             if await repository.get_customer(conn, customer_id=customer_id) is None:
                 raise NotFound(f"customer {request.customer_id!r} not found")
             rows = await repository.list_contacts(conn, customer_id=customer_id, limit=min(request.limit or 100, 1000))
-        return contact_pb2.ListContactsResponse(contacts=[contact_message(r) for r in rows])
+        reply = contact_pb2.ListContactsResponse(contacts=[contact_message(r) for r in rows])
+        decision = await access.decision_for(self.runtime, str(customer_id), resource=access.Resource.CONTACT)
+        await access.shown(self.runtime, decision, "contact", list(reply.contacts))
+        return reply
 
     async def MatchContact(
         self, request: contact_pb2.MatchContactRequest, context: grpc.aio.ServicerContext
@@ -91,7 +98,7 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
         limit = min(max(request.limit, 0) or 10, 100)
         async with self.runtime.db.connect() as conn:
             found = await scored_contacts(conn, query, thresholds=await load_thresholds(conn), limit=limit)
-        return contact_pb2.MatchContactResponse(
+        reply = contact_pb2.MatchContactResponse(
             candidates=[
                 contact_pb2.ContactCandidate(
                     contact=contact_message(c.row),
@@ -102,6 +109,8 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
                 for c in found[:limit]
             ]
         )
+        await access.shown_candidates(self.runtime, access.Resource.CONTACT, list(reply.candidates))
+        return reply
 
     async def GetSurvivorshipRules(
         self, request: contact_pb2.GetSurvivorshipRulesRequest, context: grpc.aio.ServicerContext

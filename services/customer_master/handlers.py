@@ -9,7 +9,7 @@ import grpc
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from customer_master import dedup_jobs, dedup_repository, repository, stewardship
+from customer_master import access, dedup_jobs, dedup_repository, repository, stewardship
 from customer_master.convert import (
     change_message,
     change_request_message,
@@ -38,6 +38,7 @@ REVIEW_STATUSES = ("pending", "deferred", "accepted", "rejected")
 CHANGE_REQUEST_STATUSES = ("open", "approved", "rejected", "all")
 
 
+@access.guarded_customers
 class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
     """crm.customer.v1.CustomerService."""
 
@@ -78,7 +79,9 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
             row = await repository.get_customer(conn, customer_id=customer_id)
         if row is None:
             raise NotFound(f"customer {request.customer_id!r} not found")
-        return customer_pb2.GetCustomerResponse(customer=customer_message(row))
+        reply = customer_pb2.GetCustomerResponse(customer=customer_message(row))
+        await access.shown(self.runtime, await access.decision_for(self.runtime, str(row.id)), "customer", [reply.customer])
+        return reply
 
     async def MatchCustomer(
         self, request: customer_pb2.MatchCustomerRequest, context: grpc.aio.ServicerContext
@@ -98,7 +101,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         )
         async with self.runtime.db.transaction() as conn:
             found = await scored_candidates(conn, query, await load_rules(conn), limit=max(request.limit, 0) or 10)
-        return customer_pb2.MatchCustomerResponse(
+        reply = customer_pb2.MatchCustomerResponse(
             candidates=[
                 customer_pb2.Candidate(
                     customer=customer_message(c.row),
@@ -109,6 +112,8 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
                 for c in found[: request.limit or 10]
             ]
         )
+        await access.shown_candidates(self.runtime, access.Resource.CUSTOMER, list(reply.candidates))
+        return reply
 
     async def ListReviews(
         self, request: customer_pb2.ListReviewsRequest, context: grpc.aio.ServicerContext
@@ -130,7 +135,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
                 conn,
                 review_id=review_id,
                 decision=request.decision,
-                actor=Actor(request.actor_id, reason=request.reason),
+                actor=Actor(access.actor_id(request.actor_id), reason=request.reason),
             )
         return customer_pb2.DecideReviewResponse(review=review_message(review), merge_id=merge_id)
 
@@ -145,7 +150,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
                 conn,
                 survivor_id=survivor_id,
                 merged_id=merged_id,
-                actor=Actor(request.actor_id, reason=request.reason),
+                actor=Actor(access.actor_id(request.actor_id), reason=request.reason),
             )
         return customer_pb2.MergeCustomersResponse(merge_id=str(merge.id), survivor=customer_message(survivor))
 
@@ -169,12 +174,15 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
             if await repository.get_customer(conn, customer_id=customer_id) is None:
                 raise NotFound(f"customer {customer_id} not found")
             rows = await repository.list_changes(conn, customer_id=customer_id)
-        return customer_pb2.GetHistoryResponse(changes=[change_message(r) for r in rows])
+        reply = customer_pb2.GetHistoryResponse(changes=[change_message(r) for r in rows])
+        access.mask_history(await access.decision_for(self.runtime, str(customer_id)), list(reply.changes))
+        return reply
 
     async def UpdateCustomerField(
         self, request: customer_pb2.UpdateCustomerFieldRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.UpdateCustomerFieldResponse:
         customer_id = parse_id(request.customer_id, "customer")
+        await access.field_update(self.runtime, str(customer_id), request.field)
         async with self.runtime.db.transaction() as conn:
             row = await stewardship.update_field(
                 self.runtime,
@@ -182,7 +190,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
                 customer_id=customer_id,
                 field=request.field,
                 value=request.value,
-                actor=Actor(request.actor_id, request.actor_role, request.reason),
+                actor=Actor(*access.actor(access.caller(), request.actor_id, request.actor_role), request.reason),
                 owners=self.settings.golden_owners(),
             )
         return customer_pb2.UpdateCustomerFieldResponse(customer=customer_message(row))
@@ -191,13 +199,14 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         self, request: customer_pb2.FileChangeRequestRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.FileChangeRequestResponse:
         customer_id = parse_id(request.customer_id, "customer")
+        await access.decision_for(self.runtime, str(customer_id), access.Action.UPDATE)
         async with self.runtime.db.transaction() as conn:
             request_id = await stewardship.file_change_request(
                 conn,
                 customer_id=customer_id,
                 field=request.field,
                 value=request.value,
-                actor=Actor(request.actor_id, reason=request.reason),
+                actor=Actor(access.actor_id(request.actor_id), reason=request.reason),
             )
         return customer_pb2.FileChangeRequestResponse(change_request_id=str(request_id))
 
@@ -270,7 +279,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
                 self.runtime,
                 conn,
                 request_id=request_id,
-                actor=Actor(request.actor_id, request.actor_role, request.reason),
+                actor=Actor(*access.actor(access.caller(), request.actor_id, request.actor_role), request.reason),
                 owners=self.settings.golden_owners(),
                 default_owner=self.settings.golden_field_owner_role,
             )
@@ -286,7 +295,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
             decided = await stewardship.reject_change_request(
                 conn,
                 request_id=request_id,
-                actor=Actor(request.actor_id, request.actor_role, request.reason),
+                actor=Actor(*access.actor(access.caller(), request.actor_id, request.actor_role), request.reason),
                 owners=self.settings.golden_owners(),
                 default_owner=self.settings.golden_field_owner_role,
             )

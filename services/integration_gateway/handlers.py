@@ -13,7 +13,7 @@ from crm.integration.v1 import integration_pb2, integration_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.metrics import WEBHOOKS_RECEIVED
 from crm_common.service import Runtime
-from integration_gateway import domain, repository
+from integration_gateway import access, domain, repository
 from integration_gateway.capture import WebhookCapture
 from integration_gateway.tables import CAPTURED, RECEIVED, REJECTED
 
@@ -31,6 +31,7 @@ def receipt_to_proto(row: Row) -> integration_pb2.WebhookReceipt:
     )
 
 
+@access.guarded
 class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
     """Translates IntegrationService calls to receipts and lead captures."""
 

@@ -13,7 +13,7 @@ from sqlalchemy import Row
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from lead import idempotency, journey, rules_admin
+from lead import access, idempotency, journey, rules_admin
 from lead import repository as repo
 from lead.domain import mask_email, mask_phone, validate_lead
 from lead.timestamps import ts
@@ -116,6 +116,7 @@ def quarantine_message(row: Row[Any]) -> lead_pb2.QuarantinedSubmission:
     )
 
 
+@access.guarded
 class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
     """The lead service's gRPC API."""
 
@@ -147,7 +148,7 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         return lead_pb2.CaptureLeadResponse(lead=lead_out, created=captured.created, duplicate=captured.duplicate)
 
     async def GetLead(self, request: lead_pb2.GetLeadRequest, context: grpc.aio.ServicerContext) -> Any:
-        return lead_pb2.GetLeadResponse(lead=await self._load(request.lead_id))
+        return lead_pb2.GetLeadResponse(lead=await access.shown(self.runtime, await self._load(request.lead_id)))
 
     async def GetLeadTraceContext(
         self, request: lead_pb2.GetLeadTraceContextRequest, context: grpc.aio.ServicerContext
@@ -160,14 +161,19 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         return lead_pb2.GetLeadTraceContextResponse(traceparent=row.traceparent)
 
     async def ClaimLead(self, request: lead_pb2.ClaimLeadRequest, context: grpc.aio.ServicerContext) -> Any:
+        access.acting_rep(access.caller(), request.rep_id)
+        access.readable(await self._load(request.lead_id), access.Action.ACT)
         lead_id = await journey.claim(self.runtime, request.lead_id, request.rep_id)
-        return lead_pb2.ClaimLeadResponse(lead=await self._load(lead_id))
+        return lead_pb2.ClaimLeadResponse(lead=await access.shown(self.runtime, await self._load(lead_id)))
 
     async def RecordContact(self, request: lead_pb2.RecordContactRequest, context: grpc.aio.ServicerContext) -> Any:
+        access.acting_rep(access.caller(), request.rep_id)
+        access.readable(await self._load(request.lead_id), access.Action.ACT)
         lead_id, first = await journey.record_contact(
             self.runtime, request.lead_id, request.rep_id, request.channel, request.summary
         )
-        return lead_pb2.RecordContactResponse(lead=await self._load(lead_id), first_contact=first)
+        lead_out = await access.shown(self.runtime, await self._load(lead_id))
+        return lead_pb2.RecordContactResponse(lead=lead_out, first_contact=first)
 
     async def CreateTeam(self, request: lead_pb2.CreateTeamRequest, context: grpc.aio.ServicerContext) -> Any:
         name = request.name.strip()
@@ -321,13 +327,15 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
 
     async def ExplainRouting(self, request: lead_pb2.ExplainRoutingRequest, context: grpc.aio.ServicerContext) -> Any:
         lead = await self._load(request.lead_id)
+        access.readable(lead)
         async with self.runtime.db.connect() as conn:
             rows = await repo.list_decisions(conn, lead_id=lead.id)
         return lead_pb2.ExplainRoutingResponse(decisions=[rules_admin.decision_message(r) for r in rows])
 
     async def ReassignLead(self, request: lead_pb2.ReassignLeadRequest, context: grpc.aio.ServicerContext) -> Any:
+        access.readable(await self._load(request.lead_id), access.Action.UPDATE)
         lead_id = await journey.reassign(self.runtime, request.lead_id, request.to_rep_id, request.reason)
-        return lead_pb2.ReassignLeadResponse(lead=await self._load(lead_id))
+        return lead_pb2.ReassignLeadResponse(lead=await access.shown(self.runtime, await self._load(lead_id)))
 
     async def ListQuarantine(self, request: lead_pb2.ListQuarantineRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self.runtime.db.connect() as conn:
@@ -362,5 +370,6 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         )
 
     async def ClaimFromPool(self, request: lead_pb2.ClaimFromPoolRequest, context: grpc.aio.ServicerContext) -> Any:
+        access.acting_rep(access.caller(), request.rep_id)
         lead_id = await journey.claim_from_pool(self.runtime, request.lead_id, request.rep_id)
-        return lead_pb2.ClaimFromPoolResponse(lead=await self._load(lead_id))
+        return lead_pb2.ClaimFromPoolResponse(lead=await access.shown(self.runtime, await self._load(lead_id)))

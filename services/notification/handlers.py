@@ -16,7 +16,7 @@ from crm.notification.v1 import notification_pb2, notification_pb2_grpc
 from crm_common.egress import outbound_of
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from notification import config_cache, config_repository, domain, intake, repository, templates
+from notification import access, config_cache, config_repository, domain, intake, repository, templates
 from notification.providers import IN_APP, validate_channel
 from notification.providers.base import ChannelConfig
 from notification.registry import ChannelRegistry
@@ -117,6 +117,7 @@ def inbox_message_to_proto(row: Row) -> notification_pb2.InboxMessage:
     )
 
 
+@access.guarded
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
     """Translates NotificationService calls to repository reads."""
 
@@ -140,7 +141,8 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             row = await repository.get_notification(conn, notification_id=notification_id)
             if row is None:
                 raise NotFound(f"notification {request.notification_id} not found")
-            return notification_pb2.GetNotificationResponse(notification=await _full(conn, row))
+            found = await _full(conn, row)
+        return notification_pb2.GetNotificationResponse(notification=await access.one(self.runtime, found))
 
     async def ListNotifications(
         self, request: notification_pb2.ListNotificationsRequest, context: grpc.aio.ServicerContext
@@ -151,9 +153,8 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             )
             attempts = await repository.list_attempts_of(conn, notification_ids=[r.id for r in rows])
             deliveries = await repository.list_deliveries_of(conn, notification_ids=[r.id for r in rows])
-        return notification_pb2.ListNotificationsResponse(
-            notifications=[notification_to_proto(r, attempts[r.id], deliveries[r.id]) for r in rows]
-        )
+        found = [notification_to_proto(r, attempts[r.id], deliveries[r.id]) for r in rows]
+        return notification_pb2.ListNotificationsResponse(notifications=await access.visible(self.runtime, found))
 
     async def ListInbox(
         self, request: notification_pb2.ListInboxRequest, context: grpc.aio.ServicerContext
@@ -161,6 +162,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         recipient_id = request.recipient_id.strip()
         if not recipient_id:
             raise InvalidArgument([FieldViolation("recipient_id", "required")])
+        await access.inbox_of(self.runtime, recipient_id)
         async with self.runtime.db.connect() as conn:
             rows = await repository.list_inbox(conn, recipient_id=recipient_id)
         return notification_pb2.ListInboxResponse(messages=[inbox_message_to_proto(r) for r in rows])
@@ -354,7 +356,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             row = await config_repository.get_recipient(conn, recipient_id=request.id.strip())
         if row is None:
             raise NotFound(f"recipient {request.id.strip()!r} not found")
-        return notification_pb2.GetRecipientResponse(recipient=recipient_to_proto(row))
+        return notification_pb2.GetRecipientResponse(recipient=await access.recipient(self.runtime, recipient_to_proto(row)))
 
     async def PutEscalationChain(
         self, request: notification_pb2.PutEscalationChainRequest, context: grpc.aio.ServicerContext

@@ -7,11 +7,12 @@ import grpc
 from crm.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from crm_common.errors import InvalidArgument
 from crm_common.service import Runtime
-from reporting import repository
+from reporting import access, repository
 from reporting.convert import from_timestamp, report_message
 from reporting.domain import ReportFilter, validate_filter
 
 
+@access.guarded
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     """crm.reporting.v1.ReportingService."""
 
