@@ -55,7 +55,7 @@ KUBE_VERSION = "1.33.0"
 RELEASE = "crm"
 NAMESPACE = "crm"
 MAX_DIFF_LINES = 120
-SECRET_ENV = {"CRM_DATABASE_URL", "CRM_API_KEYS", "CRM_NATS_CREDENTIALS"}
+SECRET_ENV = {"CRM_DATABASE_URL", "CRM_API_KEYS", "CRM_NATS_CREDENTIALS", "CRM_IDENTITY_KEY"}
 SCHEMA_REJECTION = "don't meet the specifications of the schema"
 # Who may call whom over gRPC (shared/ARCHITECTURE.md); every NetworkPolicy must admit exactly these.
 CALLERS: dict[str, set[str]] = {
@@ -81,6 +81,13 @@ REJECTED_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("wrong type (networkPolicy.enabled as a string)", {"networkPolicy": {"enabled": "true"}}, SCHEMA_REJECTION),
     ("HPA with a string maxReplicas", {"services": {"lead": {"autoscaling": {"maxReplicas": "5"}}}}, SCHEMA_REJECTION),
     ("egress rule with an unknown field", {"services": {"lead": {"extraEgress": [{"too": []}]}}}, SCHEMA_REJECTION),
+    ("mtls.enabled as a string", {"mtls": {"enabled": "true"}}, SCHEMA_REJECTION),
+    ("an egress CIDR that is not one", {"networkPolicy": {"egress": {"allowedCidrs": ["0.0.0.0"]}}}, SCHEMA_REJECTION),
+    ("OIDC granting the service role", {"oidc": {"groupRoles": {"robots": "service"}}}, SCHEMA_REJECTION),
+    ("OIDC issuer without audience or JWKS", {"oidc": {"issuer": "https://idp"}}, SCHEMA_REJECTION),
+    ("a JWKS URL over plain HTTP", {"oidc": {"jwksUrl": "http://idp/certs"}}, SCHEMA_REJECTION),
+    ("the identity key Secret without its key", {"identity": {"secret": {"name": "crm-identity", "key": None}}},
+     SCHEMA_REJECTION),
     (
         "ingress to a service with no HTTP port",
         {"ingress": {"enabled": True, "service": "lead"}},
@@ -300,6 +307,16 @@ def check_invariants(documents: list[dict[str, Any]]) -> str:
     config_maps = {d["metadata"]["name"]: d.get("data") or {} for d in documents if d["kind"] == "ConfigMap"}
     for name, data in config_maps.items():
         errors += [f"ConfigMap/{name}: secret {key} stored as plain data" for key in SECRET_ENV & data.keys()]
+        if data.get("CRM_ENVIRONMENT") == "production":
+            # Production exposes neither the gRPC schema nor the interactive API docs.
+            errors += [
+                f"ConfigMap/{name}: {key} is on in production"
+                for key in ("CRM_GRPC_REFLECTION", "CRM_DOCS_ENABLED")
+                if data.get(key, "false") != "false"
+            ]
+    for policy in (d for d in documents if d["kind"] == "NetworkPolicy"):
+        if any(not rule.get("to") for rule in policy["spec"].get("egress", [])):
+            errors.append(f"{kind_name(policy)}: an egress rule allows every address")
     for owner, template in pod_specs(documents):
         where = kind_name(owner)
         spec = template["spec"]
@@ -324,6 +341,8 @@ def check_invariants(documents: list[dict[str, Any]]) -> str:
                 missing = {"startupProbe", "livenessProbe", "readinessProbe"} - container.keys()
                 if missing:
                     errors.append(f"{at}: missing {', '.join(sorted(missing))}")
+                if "CRM_IDENTITY_KEY" not in {variable["name"] for variable in container.get("env") or []}:
+                    errors.append(f"{at}: CRM_IDENTITY_KEY (the identity token key) is not set")
             for variable in container.get("env") or []:
                 if variable["name"] in SECRET_ENV and "secretKeyRef" not in (variable.get("valueFrom") or {}):
                     errors.append(f"{at}: {variable['name']} must come from a secretKeyRef")

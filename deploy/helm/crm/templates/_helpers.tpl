@@ -56,6 +56,31 @@ which run before the ConfigMap exists). The entry's `env` wins over the computed
 {{- if not $target.ports.grpc }}{{ fail (printf "services.%s.calls: %q serves no gRPC port" $.name $callee) }}{{ end }}
 {{- $_ := set $cfg (include "crm.addrEnvName" $callee) (printf "%s:%v" $callee $target.ports.grpc) }}
 {{- end }}
+{{- if .svc.ports.grpc }}{{ $_ := set $cfg "CRM_GRPC_REFLECTION" (toString $g.grpcReflection) }}{{ end }}
+{{- if .svc.ports.http }}
+{{- $_ := set $cfg "CRM_DOCS_ENABLED" (toString $g.docsEnabled) }}
+{{- with $root.Values.oidc }}
+{{- if .issuer }}
+{{- $_ := set $cfg "CRM_OIDC_ISSUER" .issuer }}
+{{- $_ := set $cfg "CRM_OIDC_AUDIENCE" .audience }}
+{{- $_ := set $cfg "CRM_OIDC_JWKS_URL" .jwksUrl }}
+{{- $_ := set $cfg "CRM_OIDC_GROUP_ROLES" (toJson .groupRoles) }}
+{{- $_ := set $cfg "CRM_OIDC_GROUPS_CLAIM" .groupsClaim }}
+{{- $_ := set $cfg "CRM_OIDC_REP_CLAIM" .repClaim }}
+{{- $_ := set $cfg "CRM_OIDC_TEAMS_CLAIM" .teamsClaim }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $root.Values.mtls.enabled }}
+{{- $_ := set $cfg "CRM_GRPC_TLS_CERT_FILE" "/var/run/crm/tls/tls.crt" }}
+{{- $_ := set $cfg "CRM_GRPC_TLS_KEY_FILE" "/var/run/crm/tls/tls.key" }}
+{{- $_ := set $cfg "CRM_GRPC_TLS_CA_FILE" "/var/run/crm/tls/ca.crt" }}
+{{- if .svc.ports.grpc }}{{ $_ := set $cfg "CRM_GRPC_HEALTH_PORT" (toString $root.Values.mtls.healthPort) }}{{ end }}
+{{- end }}
+{{- if .svc.outbound }}
+{{- $_ := set $cfg "CRM_OUTBOUND_ALLOWED_NETWORKS" (join "," $root.Values.outbound.allowedNetworks) }}
+{{- if $root.Values.outbound.secretsSecret }}{{ $_ := set $cfg "CRM_SECRETS_DIR" "/var/run/crm/secrets" }}{{ end }}
+{{- end }}
 {{- range $k, $v := .svc.env | default dict }}{{ $_ := set $cfg $k (toString $v) }}{{ end }}
 {{- toYaml $cfg }}
 {{- end }}
@@ -72,6 +97,11 @@ which run before the ConfigMap exists). The entry's `env` wins over the computed
   valueFrom: {fieldRef: {fieldPath: metadata.uid}}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ printf "k8s.pod.name=$(K8S_POD_NAME),k8s.pod.uid=$(K8S_POD_UID),k8s.namespace.name=$(K8S_NAMESPACE_NAME),k8s.node.name=$(K8S_NODE_NAME),service.instance.id=$(K8S_POD_UID),service.namespace=%s,service.version=%s" .root.Release.Namespace .root.Chart.AppVersion | quote }}
+- name: CRM_IDENTITY_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .root.Values.identity.secret.name }}
+      key: {{ .root.Values.identity.secret.key }}
 {{- with .svc.databaseSecret }}
 - name: CRM_DATABASE_URL
   valueFrom:
@@ -121,17 +151,19 @@ seccompProfile:
 {{/* gRPC services: the server ("") answers liveness/startup, the named service answers readiness. */}}
 {{- define "crm.probes" -}}
 {{- if .svc.ports.grpc -}}
+{{- /* Kubelet's gRPC probes speak plaintext: with mTLS they ask the health-only port. */ -}}
+{{- $port := ternary .root.Values.mtls.healthPort .svc.ports.grpc .root.Values.mtls.enabled -}}
 startupProbe:
-  grpc: {port: {{ .svc.ports.grpc }}}
+  grpc: {port: {{ $port }}}
   periodSeconds: 2
   failureThreshold: 60
 livenessProbe:
-  grpc: {port: {{ .svc.ports.grpc }}}
+  grpc: {port: {{ $port }}}
   periodSeconds: 10
   timeoutSeconds: 2
   failureThreshold: 3
 readinessProbe:
-  grpc: {port: {{ .svc.ports.grpc }}, service: {{ .svc.grpcService }}}
+  grpc: {port: {{ $port }}, service: {{ .svc.grpcService }}}
   periodSeconds: 5
   timeoutSeconds: 2
   failureThreshold: 3
@@ -168,6 +200,16 @@ imagePullSecrets:
 volumes:
   - name: tmp
     emptyDir: {sizeLimit: 64Mi}
+{{- if eq (.workload | default "") "deployment" }}
+{{- if .root.Values.mtls.enabled }}
+  - name: grpc-tls
+    secret: {secretName: {{ .name }}-grpc-tls, defaultMode: 0440}
+{{- end }}
+{{- if and .svc.outbound .root.Values.outbound.secretsSecret }}
+  - name: outbound-secrets
+    secret: {secretName: {{ .root.Values.outbound.secretsSecret }}, defaultMode: 0440}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The container fields a service's Deployment and its migrations Job share. */}}
@@ -179,6 +221,14 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- if eq (.workload | default "") "deployment" }}
+{{- if .root.Values.mtls.enabled }}
+  - {name: grpc-tls, mountPath: /var/run/crm/tls, readOnly: true}
+{{- end }}
+{{- if and .svc.outbound .root.Values.outbound.secretsSecret }}
+  - {name: outbound-secrets, mountPath: /var/run/crm/secrets, readOnly: true}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The service's autoscaling settings: its own `autoscaling` over the chart-wide defaults (YAML). */}}
