@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import grpc
 import pytest
 
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
@@ -16,7 +15,7 @@ from tools.devstack import Stack
 
 @pytest.fixture
 def customers(stack: Stack) -> Iterator[customer_pb2_grpc.CustomerServiceStub]:
-    with grpc.insecure_channel(stack.addr("customer-master")) as channel:
+    with stack.channel("customer-master") as channel:
         yield customer_pb2_grpc.CustomerServiceStub(channel)
 
 
@@ -33,7 +32,7 @@ def test_a_job_interrupted_by_a_crash_is_resumed_after_the_restart(
     wait_until(lambda: job_of(customers, started.id).status == "running", timeout=30)
     stack.kill("customer-master")
     stack.start_service("customer-master")
-    with grpc.insecure_channel(stack.addr("customer-master")) as channel:
+    with stack.channel("customer-master") as channel:
         again = customer_pb2_grpc.CustomerServiceStub(channel)
         resumed = wait_until(lambda: (job := job_of(again, started.id)).attempts >= 2 and job, timeout=60)
         assert "interrupted" in resumed.error and "resumed" in resumed.error

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 
@@ -24,7 +23,7 @@ def admin(stack: Stack) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def customers(stack: Stack) -> Iterator[customer_pb2_grpc.CustomerServiceStub]:
     """The customer master itself: accounts are created the way a capture creates them (ResolveCustomer)."""
-    with grpc.insecure_channel(stack.addr("customer-master")) as channel:
+    with stack.channel("customer-master") as channel:
         yield customer_pb2_grpc.CustomerServiceStub(channel)
 
 

@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import grpc
-
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
 from tools.devstack import Stack
 from tools.devstack.stack import SERVICES
@@ -86,7 +84,7 @@ def main() -> None:
             log_level="WARNING",
             env_overrides={"CRM_DEDUP_POLL_SECONDS": "0.2"},
         )
-        with stack, grpc.insecure_channel(stack.addr("customer-master")) as channel:
+        with stack, stack.channel("customer-master") as channel:
             stub = customer_pb2_grpc.CustomerServiceStub(channel)
             created = stub.ResolveCustomer(customer_pb2.ResolveCustomerRequest(company="基准测试有限公司"), timeout=10)
             customer_id = created.customer.id

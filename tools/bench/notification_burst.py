@@ -36,7 +36,10 @@ from sqlalchemy import create_engine, text
 from crm.events.v1 import lead_events_pb2
 from crm.notification.v1 import notification_pb2, notification_pb2_grpc
 from crm_common.bus.streams import ensure_streams
+from crm_common.grpc_client import channel_as
+from crm_common.identity import Role, user_principal
 from crm_common.migrations import upgrade_to_head
+from crm_common.settings import TransportSettings
 from notification.app import DEFINITION
 from notification.tests import providers as stand_ins
 from notification.tests.kit import SECRETS
@@ -136,7 +139,9 @@ async def run(events: int, seconds: float, workdir: Path) -> None:
             )
         try:
             await wait_serving(f"127.0.0.1:{grpc_port}")
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            admin = user_principal(Role.ADMIN, subject="bench:notification-burst")
+            dev = TransportSettings(environment="development")  # the service runs with the development key
+            async with channel_as(f"127.0.0.1:{grpc_port}", admin, settings=dev) as channel:
                 assignees = await configure(notification_pb2_grpc.NotificationServiceStub(channel), providers)
             bench_cpu0, service_cpu0 = cpu_seconds(os.getpid()), cpu_seconds(service.pid)
             pg_cpu0, nats_cpu0 = cpu_seconds(pg.pid, children=True), cpu_seconds(bus.pid)

@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from datetime import time as clock
 from pathlib import Path
 
-import grpc
 import httpx
 
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
@@ -190,10 +189,10 @@ def bench_decisions(n: int) -> list[str]:
     ]
 
 
-def load_world_into(lead_addr: str) -> tuple[int, int]:
-    """Create the benchmark's teams, reps and rules in a running lead service; returns (reps, rule version)."""
+def load_world_into(stack: Stack) -> tuple[int, int]:
+    """Create the benchmark's teams, reps and rules in the stack's lead service; returns (reps, rule version)."""
     rules, teams, reps = world()
-    channel = grpc.insecure_channel(lead_addr)
+    channel = stack.channel("lead")
     stub = lead_pb2_grpc.LeadServiceStub(channel)
     ids: dict[str, str] = {}
     made = 0
@@ -284,7 +283,7 @@ def bench_stack(plan: Plan, workdir: Path) -> list[str]:
         return [f"stack: did not start: {err}"]
     try:
         startup = time.monotonic() - started
-        reps, version = load_world_into(info["services"]["lead"]["grpc"])
+        reps, version = load_world_into(stack)
         target = Target.at(info["gateway_url"], "/v1/leads", routed_form_body, bearer=info["api_key"])
         tap = EventTap(info["nats_url"], (("assigned", ASSIGNED_SUBJECT, assigned_lead_id),), final="assigned")
         pids = {name: stack.pid(name) for name in [*stack.specs, "postgres", "nats"]}

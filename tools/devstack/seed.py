@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import grpc
-
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
+from crm_common.grpc_client import blocking_channel_as
+from crm_common.identity import Role, user_principal
+from crm_common.settings import TransportSettings
 
 TEAM_NAME = "Demo East"
 REPS = (
@@ -42,9 +43,11 @@ class SeedResult:
 DEMO_REP_CAPACITY = 100_000
 
 
-def seed_demo_data(lead_addr: str) -> SeedResult:
-    """Create the demo team, reps and default rule through LeadService; reuses what already exists."""
-    with grpc.insecure_channel(lead_addr) as channel:
+def seed_demo_data(lead_addr: str, identity_key: str = "") -> SeedResult:
+    """Create the demo team, reps and default rule through LeadService, as an admin; reuses what already exists."""
+    settings = TransportSettings(environment="development", identity_key=identity_key)
+    admin = user_principal(Role.ADMIN, subject="devstack:seed")
+    with blocking_channel_as(lead_addr, admin, settings=settings) as channel:
         stub = lead_pb2_grpc.LeadServiceStub(channel)
         teams = stub.ListTeams(lead_pb2.ListTeamsRequest(), timeout=DEADLINE_SECONDS, wait_for_ready=True)
         team = next((t for t in teams.teams if t.name == TEAM_NAME), None)

@@ -23,6 +23,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from crm_common.grpc_client import blocking_channel_as
+from crm_common.identity import Principal, Role, user_principal
+from crm_common.settings import TransportSettings
+
 from .infra import NatsServer, PostgresServer
 from .procs import ChildProcess, free_port, log_tail, stop_all
 from .seed import SeedResult, seed_demo_data
@@ -130,6 +134,9 @@ class Stack:
         self.role_keys: dict[str, str] = {}
         self.info: dict[str, Any] = {}
 
+        # One identity key for every process of the stack (services verify the tokens the others mint).
+        self.identity_key = secrets.token_urlsafe(48)
+
         self._ports: dict[str, tuple[int, int]] = {}
         self._api_keys_json = "[]"
         self._procs: dict[str, ChildProcess] = {}
@@ -188,7 +195,7 @@ class Stack:
 
         if "lead" in self.specs:
             try:
-                self.seed = seed_demo_data(self.addr("lead"))
+                self.seed = seed_demo_data(self.addr("lead"), self.identity_key)
             except grpc.RpcError as exc:
                 raise StackError(
                     f"seeding through lead failed: {exc.code().name}: {exc.details()}; "
@@ -292,6 +299,12 @@ class Stack:
 
     # ---- addresses -------------------------------------------------------------------------------
 
+    def channel(self, name: str, principal: Principal | None = None) -> grpc.Channel:
+        """A blocking channel to a service whose calls carry an identity (an admin unless another is given)."""
+        settings = TransportSettings(environment="development", identity_key=self.identity_key)
+        caller = principal or user_principal(Role.ADMIN, subject="devstack:tool")
+        return blocking_channel_as(self.addr(name), caller, settings=settings)
+
     def addr(self, name: str) -> str:
         """host:port of a service's gRPC server."""
         return f"127.0.0.1:{self._ports[self._spec(name).name][0]}"
@@ -376,6 +389,7 @@ class Stack:
                 "CRM_LOG_LEVEL": self.log_level,
                 "CRM_DATABASE_URL": self.database_url,
                 "CRM_NATS_URL": self.nats_url,
+                "CRM_IDENTITY_KEY": self.identity_key,
                 "OTEL_SERVICE_NAME": spec.name,
             }
         )
@@ -507,12 +521,15 @@ class Stack:
     def _make_api_keys(self) -> None:
         """A random admin key, one key per other role, one sales_rep key per seeded rep; the gateway gets hashes."""
         self.api_key = secrets.token_urlsafe(32)
-        entries: list[dict[str, str]] = [
+        entries: list[dict[str, Any]] = [
             {"key_sha256": _sha256(self.api_key), "role": "admin", "name": "devstack admin"}
         ]
         self.role_keys = {role: secrets.token_urlsafe(32) for role in ("system", "manager", "viewer")}
         for role, key in self.role_keys.items():
-            entries.append({"key_sha256": _sha256(key), "role": role, "name": f"devstack {role}"})
+            entry: dict[str, Any] = {"key_sha256": _sha256(key), "role": role, "name": f"devstack {role}"}
+            if role == "manager" and self.seed is not None:
+                entry["team_ids"] = [self.seed.team_id]  # the demo team's manager
+            entries.append(entry)
         self.rep_keys = {}
         for rep in self.seed.reps if self.seed is not None else ():
             key = secrets.token_urlsafe(32)
@@ -531,6 +548,8 @@ class Stack:
         return {
             "gateway_url": self.gateway_url if self.gateway_spec is not None else None,
             "api_key": self.api_key,
+            # Signs the identity tokens a gRPC call needs (crm_common.grpc_client.channel_as with this key).
+            "identity_key": self.identity_key,
             "rep_keys": self.rep_keys,
             "role_keys": self.role_keys,
             "reps": [
