@@ -14,6 +14,7 @@ from gateway.core.config import GatewaySettings
 from gateway.core.errors import install_error_handlers
 from gateway.core.middleware import LimitRequestBody, RecordRequestMetrics, RouteTemplates
 from gateway.core.peers import Peers
+from gateway.core.ratelimit import RateLimit, rate_limiter
 from gateway.core.security import KeyRing, RequireApiKey, document_api_keys
 
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz"})
@@ -58,6 +59,8 @@ def create_app(settings: GatewaySettings, *, tracer_provider: TracerProvider | N
     document_api_keys(app)
     install_error_handlers(app)
     # Added innermost first: metrics see every answer, the body limit precedes the key check.
+    # Inside the key check (a caller to count) and before any body is read; shared across replicas via NATS.
+    app.add_middleware(RateLimit, limiter=rate_limiter(app, settings.nats_url, credentials=settings.nats_credentials))
     app.add_middleware(RequireApiKey, keyring=app.state.keyring)
     app.add_middleware(LimitRequestBody, max_bytes=settings.max_body_bytes)
     app.add_middleware(RecordRequestMetrics, templates=RouteTemplates(lambda: _route_templates(app)))
