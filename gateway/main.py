@@ -11,10 +11,10 @@ from starlette.types import Scope
 
 from gateway.api.main import API_ROUTERS
 from gateway.core.config import GatewaySettings
-from gateway.core.errors import install_error_handlers
+from gateway.core.errors import document_problems, install_error_handlers
+from gateway.core.input import RefuseUnstorableInput, json_only_operations
 from gateway.core.middleware import LimitRequestBody, RecordRequestMetrics, RouteTemplates
 from gateway.core.peers import Peers
-from gateway.core.ratelimit import RateLimit, rate_limiter
 from gateway.core.security import KeyRing, RequireApiKey, document_api_keys
 
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz"})
@@ -57,13 +57,15 @@ def create_app(settings: GatewaySettings, *, tracer_provider: TracerProvider | N
     for router in API_ROUTERS:
         app.include_router(router)
     document_api_keys(app)
+    document_problems(app)
     install_error_handlers(app)
-    # Added innermost first: metrics see every answer, the body limit precedes the key check.
-    # Inside the key check (a caller to count) and before any body is read; shared across replicas via NATS.
-    app.add_middleware(RateLimit, limiter=rate_limiter(app, settings.nats_url, credentials=settings.nats_credentials))
+    templates = RouteTemplates(lambda: _route_templates(app))
+    # Added innermost first: metrics see every answer, the body limit precedes the key check, and only a known
+    # caller's body is read and checked for what no service could store.
+    app.add_middleware(RefuseUnstorableInput, templates=templates, json_only=lambda: json_only_operations(app.openapi()))
     app.add_middleware(RequireApiKey, keyring=app.state.keyring)
     app.add_middleware(LimitRequestBody, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RecordRequestMetrics, templates=RouteTemplates(lambda: _route_templates(app)))
+    app.add_middleware(RecordRequestMetrics, templates=templates)
     return app
 
 

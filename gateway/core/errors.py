@@ -161,6 +161,76 @@ async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse
     return problem_response(500, "internal error", instance=request.url.path)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An error (RFC 9457); `errors` names each offending request field and the rule it broke.",
+    "required": ["type", "title", "status", "detail", "instance", "errors"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+# What any /v1 operation may answer besides its own results, and what only one with a body may.
+_PROBLEMS = {
+    "401": "No valid API key",
+    "403": "The caller's role or ownership does not allow this",
+    "404": "No such resource (an id that cannot exist is a 404 too)",
+    "409": "The resource is not in a state that allows this, or a conflicting change won",
+    "422": "Invalid request: `errors` names every offending field",
+    "429": "Too many requests; retry after Retry-After seconds",
+    "501": "Not available in this deployment",
+    "502": "A service behind the API failed to answer",
+    "503": "A service behind the API is unavailable or too slow; retry after Retry-After seconds",
+}
+_BODY_PROBLEMS = {
+    "400": "The body could not be read",
+    "413": "The body is larger than the limit",
+    "415": "The body is not application/json",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Declare in the app's OpenAPI the problem+json answers every /v1 operation may give, as the handlers do."""
+    generate = app.openapi
+    documented = False
+
+    def openapi() -> dict[str, Any]:
+        nonlocal documented
+        schema = generate()
+        if not documented:
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        _document_operation(operation)
+            documented = True
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_operation(operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    problems = {**_PROBLEMS, **(_BODY_PROBLEMS if "requestBody" in operation else {})}
+    for status, description in problems.items():
+        described = responses.get(status, {}).get("description") if status != "422" else None
+        responses[status] = {
+            "description": described or description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every kind of failure through problem+json."""
     app.add_exception_handler(grpc.aio.AioRpcError, _on_grpc_error)

@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-from crm_common.errors import DomainError, to_rpc_status
+from crm_common.errors import DomainError, InvalidArgument, nul_violations, to_rpc_status
 from crm_common.identity import METADATA_KEY, TokenCodec, Unauthenticated, VerifiedTokens, acting_as, token_of
 from crm_common.metrics import RPC_SERVER_DURATION
 from crm_common.settings import TransportSettings
@@ -82,6 +82,9 @@ def _wrap_unary(handler: grpc.RpcMethodHandler, method: str, tokens: VerifiedTok
                 if token is None:
                     raise Unauthenticated(f"{method_name} needs an identity token in the {METADATA_KEY} metadata")
                 principal = tokens.verify(token)
+            # No service's tables store a NUL; naming the field beats the INTERNAL the insert would end in.
+            if violations := nul_violations(request):
+                raise InvalidArgument(violations)
             # asyncio.timeout, not wait_for: no extra task per call (and the handler keeps the call's context).
             with acting_as(principal):
                 async with asyncio.timeout(timeout):

@@ -6,8 +6,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from google.protobuf.struct_pb2 import ListValue, Struct, Value
+
 from crm.lead.v1 import lead_pb2
-from crm_common.errors import FieldViolation
+from crm_common.errors import FieldViolation, json_violations
 
 SOURCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -60,6 +62,23 @@ def validate_request(*, source: str, idempotency_key: str, has_payload: bool) ->
     if not has_payload:
         violations.append(FieldViolation("payload", "required"))
     return violations
+
+
+def payload_violations(payload: Struct | Mapping[str, Any]) -> list[FieldViolation]:
+    """What in a webhook's JSON no table could store (NUL, NaN, Infinity) or is nested past the bound, by path."""
+    return json_violations(_plain(payload) if isinstance(payload, Struct) else dict(payload), "payload")
+
+
+def _plain(value: Struct | ListValue | Value) -> Any:
+    """A Struct as Python values, NaN included (json_format refuses to convert a NaN, with a ValueError)."""
+    if isinstance(value, Struct):
+        return {key: _plain(item) for key, item in value.fields.items()}
+    if isinstance(value, ListValue):
+        return [_plain(item) for item in value.values]
+    kind = value.WhichOneof("kind")
+    if kind in ("struct_value", "list_value"):
+        return _plain(getattr(value, kind))
+    return None if kind in (None, "null_value") else getattr(value, kind)
 
 
 def capture_key(*, source: str, idempotency_key: str | None, receipt_id: str) -> str:

@@ -44,6 +44,7 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
     ) -> integration_pb2.ReceiveWebhookResponse:
         source, key = request.source, request.idempotency_key.strip()
         violations = domain.validate_request(source=source, idempotency_key=key, has_payload=request.HasField("payload"))
+        violations += domain.payload_violations(request.payload)
         if violations:
             raise InvalidArgument(violations)
         payload = json_format.MessageToDict(request.payload)

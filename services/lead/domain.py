@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberType, geocoder
 
 from crm.lead.v1 import lead_pb2
-from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.errors import FieldViolation, InvalidArgument, nul_violations
 
 LIMITS = {
     "name": 200,
@@ -107,7 +107,8 @@ def _clean_text(value: str) -> str:
 
 def validate_lead(data: lead_pb2.LeadInput, *, region: str) -> CleanLead:
     """Validate and normalise a submitted lead, naming every bad field at once."""
-    violations: list[FieldViolation] = []
+    # A NUL is refused, not dropped: the submission itself is kept with a repeat or a quarantine, and no table stores it.
+    violations = nul_violations(data)
     lead = CleanLead()
     for name, limit in LIMITS.items():
         value = _clean_text(getattr(data, name))

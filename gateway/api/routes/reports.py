@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from crm.reporting.v1 import reporting_pb2
 from gateway import convert, schemas
-from gateway.api.deps import ReportingClientDep, ReportReaderDep
+from gateway.api.deps import (
+    ReportingClientDep,
+    ReportReadDep,
+)
 from gateway.core.errors import FieldError, Problem
 from gateway.core.peers import CALL_DEADLINE_SECONDS
 
@@ -18,10 +20,10 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 @router.get("/lead-response", response_model=schemas.LeadResponseReportOut)
 async def lead_response_report(
-    _caller: ReportReaderDep,
+    _caller: ReportReadDep,
     reporting_client: ReportingClientDep,
-    captured_from: Annotated[datetime | None, Query(description="RFC 3339; leads captured at or after")] = None,
-    captured_to: Annotated[datetime | None, Query(description="RFC 3339; leads captured before")] = None,
+    captured_from: Annotated[schemas.Instant | None, Query(description="RFC 3339; leads captured at or after")] = None,
+    captured_to: Annotated[schemas.Instant | None, Query(description="RFC 3339; leads captured before")] = None,
     channel: Annotated[str | None, Query(max_length=200, description="Only leads from this source channel")] = None,
 ) -> schemas.LeadResponseReportOut:
     """Time to assignment and time to first contact of the leads captured in a window."""
