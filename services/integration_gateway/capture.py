@@ -12,7 +12,7 @@ from sqlalchemy import Row
 from crm.events.v1 import integration_events_pb2
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, Unavailable, field_violations_of
-from crm_common.metrics import WEBHOOKS_RECEIVED
+from crm_common.metrics import WEBHOOKS_RECEIVED, bounded_label
 from crm_common.service import Runtime
 from integration_gateway import domain, repository
 from integration_gateway.settings import IntegrationSettings
@@ -34,6 +34,11 @@ class WebhookCapture:
     def __init__(self, runtime: Runtime, settings: IntegrationSettings) -> None:
         self.runtime = runtime
         self.deadline = settings.lead_capture_timeout_seconds
+        self.metric_sources = frozenset(settings.metric_webhook_sources)
+
+    def source_label(self, source: str) -> str:
+        """The source as a metric label: its name when configured, else other (a partner picks its own name)."""
+        return bounded_label(source, self.metric_sources)
 
     async def capture(self, receipt: Row, *, retry: bool = False) -> Row:
         """Capture the receipt's lead (idempotently, keyed by the receipt) and return the updated receipt.
@@ -60,12 +65,12 @@ class WebhookCapture:
                     await repository.mark_rejected(
                         conn, receipt_id=receipt.id, violations=violations, error=domain.violations_text(violations)
                     )
-                WEBHOOKS_RECEIVED.labels(receipt.source, outcome.format("rejected")).inc()
+                WEBHOOKS_RECEIVED.labels(self.source_label(receipt.source), outcome.format("rejected")).inc()
                 raise InvalidArgument(violations) from None
             error = f"{err.code().name}: {err.details()}"
             async with self.runtime.db.transaction() as conn:
                 await repository.mark_failed(conn, receipt_id=receipt.id, error=error)
-            WEBHOOKS_RECEIVED.labels(receipt.source, outcome.format("failed")).inc()
+            WEBHOOKS_RECEIVED.labels(self.source_label(receipt.source), outcome.format("failed")).inc()
             log.warning("webhook %s not captured, will retry: %s", receipt.id, error, extra={"receipt_id": str(receipt.id)})
             raise Unavailable(f"lead service unavailable ({err.code().name}); webhook {receipt.id} is kept and retried") from None
 
@@ -83,7 +88,7 @@ class WebhookCapture:
                     ),
                 )
         if captured is not None:
-            WEBHOOKS_RECEIVED.labels(receipt.source, outcome.format("captured")).inc()
+            WEBHOOKS_RECEIVED.labels(self.source_label(receipt.source), outcome.format("captured")).inc()
             return captured
         # A racing call (a repeat, or the retry job) captured it first and announced it.
         async with self.runtime.db.connect() as conn:

@@ -56,10 +56,10 @@ class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
         if not created and receipt.payload != payload:
             raise InvalidArgument([FieldViolation("Idempotency-Key", domain.KEY_REUSED)])
         if not created and receipt.status == CAPTURED:
-            WEBHOOKS_RECEIVED.labels(source, "duplicate").inc()
+            WEBHOOKS_RECEIVED.labels(self.capture.source_label(source), "duplicate").inc()
             return integration_pb2.ReceiveWebhookResponse(receipt=receipt_to_proto(receipt), created=False)
         if not created and receipt.status == REJECTED:
-            WEBHOOKS_RECEIVED.labels(source, "duplicate").inc()
+            WEBHOOKS_RECEIVED.labels(self.capture.source_label(source), "duplicate").inc()
             raise InvalidArgument(repository.violations_of(receipt))
         receipt = await self.capture.capture(receipt)
         return integration_pb2.ReceiveWebhookResponse(receipt=receipt_to_proto(receipt), created=created)

@@ -17,6 +17,9 @@ class IntegrationSettings(ServiceSettings):
     webhook_retry_after_seconds: float = Field(default=10.0, ge=0, description="Age of a stalled receipt to retry")
     webhook_retry_interval_seconds: float = Field(default=5.0, gt=0, description="Pause between retry rounds")
     webhook_retry_batch: int = Field(default=20, ge=1, description="Receipts retried per round")
+    metric_webhook_sources: list[str] = Field(
+        default=[], description="Sources counted by name in crm_webhooks_received_total (JSON list); others: other"
+    )
 
 
 @lru_cache

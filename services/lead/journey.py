@@ -29,6 +29,7 @@ from crm_common.metrics import (
     LEAD_TIME_TO_FIRST_CONTACT,
     LEADS_CAPTURED,
     LEADS_QUARANTINED,
+    bounded_label,
     observe_with_trace,
 )
 from crm_common.service import Runtime
@@ -246,7 +247,7 @@ async def capture(
         _, assigned = await route(
             runtime, conn, row, assigned_at, trigger="capture", context=(found.version, found.owner_id)
         )
-    LEADS_CAPTURED.labels(channel).inc()
+    LEADS_CAPTURED.labels(bounded_label(channel, runtime.settings.channel_weights)).inc()  # configured channels
     if assigned is None:
         return Captured(lead_id, True)
     observe_with_trace(LEAD_TIME_TO_ASSIGNMENT, (assigned_at - captured_at).total_seconds())

@@ -23,7 +23,7 @@ from .conftest import free_port, start_lead_stand_in
 from .test_webhooks import external_events, webhook
 
 
-def retrier(runtime: Runtime, **overrides: float) -> StalledReceiptRetrier:
+def retrier(runtime: Runtime, **overrides: object) -> StalledReceiptRetrier:
     settings = runtime.settings.model_copy(update=overrides)
     assert isinstance(settings, IntegrationSettings)
     return StalledReceiptRetrier(runtime, WebhookCapture(runtime, settings), settings)
@@ -43,7 +43,8 @@ async def test_lead_outage_fails_the_receipt_and_the_retry_job_captures_it_later
 ) -> None:
     port = free_port()
     runtime.peers = PeerAddresses(lead_addr=f"127.0.0.1:{port}")
-    source = f"down-{uuid.uuid4().hex[:8]}"
+    source = f"down-{uuid.uuid4().hex[:8]}"  # not a configured metric source: counted as other
+    failed_before = webhooks_metric("other", "failed")
 
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.ReceiveWebhook(webhook(source, {"name": "Outage", "phone": "1"}, key="k1"), timeout=10)
@@ -54,7 +55,7 @@ async def test_lead_outage_fails_the_receipt_and_the_retry_job_captures_it_later
     assert receipt.status == "failed" and receipt.error.startswith("UNAVAILABLE") and receipt.capture_attempts == 1
     got = (await stub.GetWebhookReceipt(integration_pb2.GetWebhookReceiptRequest(receipt_id=str(receipt_id)), timeout=5)).receipt
     assert (got.status, got.lead_id) == ("failed", "")
-    assert webhooks_metric(source, "failed") == 1
+    assert webhooks_metric("other", "failed") == failed_before + 1 and webhooks_metric(source, "failed") == 0
 
     # The sender retries while the lead service is still down: same receipt, still not lost.
     with pytest.raises(grpc.aio.AioRpcError) as again:
@@ -69,7 +70,8 @@ async def test_lead_outage_fails_the_receipt_and_the_retry_job_captures_it_later
     assert (await stored(runtime, str(receipt_id))).capture_attempts == 3
 
     server, lead = await start_lead_stand_in(port)
-    job = asyncio.create_task(retrier(runtime, webhook_retry_interval_seconds=0.2).run())
+    # Configured as a metric source, so the retry counts under its own name (other receipts it retries do not).
+    job = asyncio.create_task(retrier(runtime, webhook_retry_interval_seconds=0.2, metric_webhook_sources=[source]).run())
     try:
         deadline = asyncio.get_running_loop().time() + 10
         while (await stored(runtime, str(receipt_id))).status != "captured":
