@@ -39,6 +39,9 @@ def create_app(settings: GatewaySettings, *, tracer_provider: TracerProvider | N
         description="Capture leads, follow them to the first contact, and read what happened. "
         "Every /v1 route takes `Authorization: Bearer <API key>`; errors are application/problem+json.",
         lifespan=lifespan,
+        # The interactive docs are a console for anyone who reaches the edge: off in production unless asked for.
+        docs_url="/docs" if _docs_enabled(settings) else None,
+        redoc_url="/redoc" if _docs_enabled(settings) else None,
         # FastAPI's own tracing: one server span per request in the caller's trace, named and tagged with its
         # route. The contrib ASGI instrumentation it replaces also opened a span per body chunk and per response
         # message, and was 30% of the app's work per capture (uvicorn aside). Metrics are Prometheus's
@@ -67,6 +70,11 @@ def create_app(settings: GatewaySettings, *, tracer_provider: TracerProvider | N
     app.add_middleware(LimitRequestBody, max_bytes=settings.max_body_bytes)
     app.add_middleware(RecordRequestMetrics, templates=templates)
     return app
+
+
+def _docs_enabled(settings: GatewaySettings) -> bool:
+    """CRM_DOCS_ENABLED when set, else on everywhere but production."""
+    return settings.docs_enabled if settings.docs_enabled is not None else settings.environment != "production"
 
 
 def _untraced(scope: Scope) -> bool:

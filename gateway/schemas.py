@@ -210,4 +210,6 @@ class OpportunityOut(BaseModel):
 
 class ReadinessOut(BaseModel):
     status: str = Field(description="ready or not_ready")
-    dependencies: dict[str, str]
+    dependencies: dict[str, str] | None = Field(
+        default=None, description="each service's health (serving, not_serving, unreachable, ...); admins only"
+    )

@@ -53,6 +53,7 @@ class GatewaySettings(ServiceSettings, PeerAddresses):
         default=(), description='JSON list of {"key_sha256", "role", "rep_id"?, "name"?}'
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    docs_enabled: bool | None = Field(default=None, description="Serve /docs and /redoc (unset: on outside production)")
     # The company's identity provider (OpenID Connect): bearer JWTs it signs are accepted beside API keys.
     oidc_issuer: str = Field(default="", description="The `iss` of the provider's tokens")
     oidc_audience: str = Field(default="", description="The `aud` the provider puts in tokens for this API")

@@ -58,7 +58,7 @@ async def test_unavailable_peer_is_503_with_retry_after(broken_client: httpx.Asy
 
 
 async def test_ready_when_the_lead_service_serves(client: httpx.AsyncClient) -> None:
-    response = await client.get("/readyz")
+    response = await client.get("/readyz", headers=auth(Role.ADMIN))
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready" and set(body["dependencies"].values()) == {"serving"}
@@ -69,7 +69,7 @@ async def test_ready_when_the_lead_service_serves(client: httpx.AsyncClient) -> 
 
 
 async def test_not_ready_without_the_lead_service(broken_client: httpx.AsyncClient) -> None:
-    response = await broken_client.get("/readyz")
+    response = await broken_client.get("/readyz", headers=auth(Role.ADMIN))
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "not_ready"
