@@ -182,6 +182,9 @@ class PostgresServer(_ServerProcess):
             str(self._socket_dir),
             "-c",
             "listen_addresses=127.0.0.1",
+            # The server's own log then leaves out DETAIL and CONTEXT, which quote the values a statement failed on.
+            "-c",
+            "log_error_verbosity=terse",
             "-c",
             f"max_connections={self.max_connections}",
         ]
