@@ -221,3 +221,18 @@ def test_exchange_marks_are_not_part_of_the_name(listed: str, name: str) -> None
     assert normalize_company_name(listed).core == normalize_company_name(name).core
     # Latin names keep their letters.
     assert normalize_company_name("Sony中国").core.startswith("sony")
+
+
+async def test_a_phone_held_by_another_company_does_not_decide_the_account(runtime: Runtime) -> None:
+    phone = f"+86139{random.randrange(10**8):08d}"
+    first = await resolve_customer(
+        runtime, ResolveRequest(company=f"{_brand()}科技有限公司", phone=phone, name="张伟", source_ref="t:p1")
+    )
+    moved = await resolve_customer(
+        runtime, ResolveRequest(company=f"{_brand()}贸易有限公司", phone=phone, name="张伟", source_ref="t:p2")
+    )
+    assert moved.created and moved.customer.id != first.customer.id
+    # The key stays with the customer that held it; the new one is found by its company.
+    assert moved.customer.phone_e164 is None
+    again = await resolve_customer(runtime, ResolveRequest(phone=phone, source_ref="t:p3"))
+    assert (again.created, again.matched_on, again.customer.id) == (False, "phone", first.customer.id)
