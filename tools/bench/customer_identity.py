@@ -63,6 +63,9 @@ class Run:
         # kind (short, former) -> [(one customer, predicted one customer)]
         self.pairs: dict[str, list[tuple[bool, bool]]] = {"short": [], "former": []}
         self.apart: list[tuple[str, str]] = []
+        # (name, full name, the company of the customer the name went to instead) where stack and decision differ
+        self.differ: list[tuple[str, str, str]] = []
+        self.retries = 0
 
     def _error(self, kind: str, detail: str) -> None:
         self.errors[kind] += 1
@@ -71,18 +74,30 @@ class Run:
     async def capture(self, company: str, who: dict[str, str]) -> str | None:
         """The customer id of a new lead naming the company, or None (counted as an error)."""
         body = {**who, "company": company, "source": {"channel": "web_form", "utm_source": "bench"}}
+        headers = {**self.headers, "Idempotency-Key": f"identity-{uuid.uuid4()}"}
         try:
-            response = await self.client.post("/v1/leads", json=body, headers=self.headers)
-        except httpx.HTTPError as exc:
-            self._error("capture failed", f"{company}: {exc!r}")
-            return None
-        if response.status_code != 201:
+            response = await self.client.post("/v1/leads", json=body, headers=headers)
+        except httpx.TransportError:
+            # A keep-alive connection the server closed as it was reused: sent again under the same key (a repeat
+            # is answered with the first lead), and counted apart from the stack's own errors.
+            self.retries += 1
+            try:
+                response = await self.client.post("/v1/leads", json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                self._error("capture failed", f"{company}: {exc!r}")
+                return None
+        if response.status_code not in (200, 201):
             self._error(f"capture answered {response.status_code}", f"{company}: {response.text}")
             return None
         customer_id = response.json().get("customer_id")
         if not customer_id:
             self._error("lead without a customer", company)
         return customer_id
+
+    async def company_of(self, customer_id: str) -> str:
+        """The company name of a customer, as stored."""
+        response = await self.client.get(f"/v1/customers/{customer_id}", headers=self.headers)
+        return response.json().get("company", "?") if response.status_code == 200 else "?"
 
     async def match(self, company: str) -> None:
         """Ask MatchCustomer about the name; a 5xx is an error (a 422 would be a refusal naming the field)."""
@@ -108,6 +123,8 @@ class Run:
                 record = Record(company=name, phone=other["phone"].replace(" ", ""), email=other["email"])
                 predicted = pair_decision(record, full_record) == AUTO_MATCH
                 self.pairs[kind].append((customer == anchor, predicted))
+                if (customer == anchor) != predicted and len(self.differ) < 30:
+                    self.differ.append((name, full, await self.company_of(customer)))
                 if customer != anchor and len(self.apart) < 15:
                     self.apart.append((name, full))
         for name in (full, short, *former):
@@ -160,6 +177,11 @@ def report(bench: Run, seconds: float, companies: int) -> None:
             f"({100 * one / max(len(outcomes), 1):.1f} %); the account decision alone predicts {predicted}; "
             f"stack and decision agree on {agree}"
         )
+    print(f"captures sent again after a dropped keep-alive connection: {bench.retries}")
+    if bench.differ:
+        print("pairs where the stack and the pair's own decision differ (name | full name | customer it went to):")
+        for name, full, went in bench.differ:
+            print(f"  {name}  |  {full}  |  {went}")
     if bench.apart:
         print("some pairs left as two customers:")
         for name, full in bench.apart:
