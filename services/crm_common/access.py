@@ -41,6 +41,9 @@ class Resource(StrEnum):
     NOTIFICATION = "notification"
     NOTIFICATION_CONFIG = "notification_config"
     OPPORTUNITY = "opportunity"
+    PIPELINE = "pipeline"
+    APPROVAL = "approval"
+    FORECAST = "forecast"
     REPORT = "report"
     WEBHOOK = "webhook"
 
@@ -98,6 +101,14 @@ MATRIX: dict[tuple[Resource, Action], dict[Role, Scope]] = {
     (Resource.NOTIFICATION_CONFIG, Action.READ): _row(A, A, F, N, F, N),
     (Resource.NOTIFICATION_CONFIG, Action.UPDATE): _row(A, N, N, N, N, N),
     (Resource.OPPORTUNITY, Action.READ): _row(A, A, F, OW, F, N),
+    (Resource.OPPORTUNITY, Action.CREATE): _row(A, A, T, OW, N, N),
+    (Resource.OPPORTUNITY, Action.UPDATE): _row(A, A, T, OW, N, N),
+    (Resource.OPPORTUNITY, Action.ACT): _row(A, A, T, OW, N, N),
+    (Resource.PIPELINE, Action.READ): _row(A, A, A, A, A, N),
+    (Resource.PIPELINE, Action.UPDATE): _row(A, N, N, N, N, N),
+    (Resource.APPROVAL, Action.READ): _row(A, A, T, OW, N, N),
+    (Resource.APPROVAL, Action.ACT): _row(A, N, T, N, N, N),
+    (Resource.FORECAST, Action.READ): _row(A, A, T, OW, F, N),
     (Resource.REPORT, Action.READ): _row(A, A, A, N, A, N),
     (Resource.WEBHOOK, Action.CREATE): _row(A, A, N, N, N, N),
 }

@@ -53,6 +53,25 @@ CUSTOMERS_RESOLVED = Counter(
 )
 NOTIFICATIONS = Counter("crm_notifications_total", "Notifications by channel and final status.", ["channel", "status"])
 OPPORTUNITIES_OPENED = Counter("crm_opportunities_opened_total", "Opportunities opened from contacted leads.")
+PIPELINE_STAGE_CHANGES = Counter(
+    "crm_pipeline_stage_changes_total",
+    "Stage change requests, by outcome (moved, override, approval_requested, refused, conflict).",
+    ["outcome"],
+)
+PIPELINE_STAGE_CHANGE_DURATION = Histogram(
+    "crm_pipeline_stage_change_duration_seconds",
+    "Time to evaluate the gates of and apply one stage change, in the service.",
+    buckets=LATENCY_BUCKETS,
+)
+PIPELINE_APPROVALS_WAITING = Gauge("crm_pipeline_approvals_waiting", "Approval requests waiting for a decision.")
+PIPELINE_STALLS = Counter(
+    "crm_pipeline_stalls_total", "Stalls raised, by kind (stall, escalate, legal).", ["kind"]
+)
+PIPELINE_STALL_LATENESS = Histogram(
+    "crm_pipeline_stall_lateness_seconds",
+    "How long after its due time a stall was raised (the promise: under 5 s).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
+)
 WEBHOOKS_RECEIVED = Counter(
     "crm_webhooks_received_total", "Inbound webhooks, by source and outcome.", ["source", "outcome"]
 )

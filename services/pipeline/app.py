@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import grpc
@@ -9,8 +10,12 @@ import grpc
 from crm.pipeline.v1 import pipeline_pb2_grpc
 from crm_common.service import Runtime, ServiceDefinition, Wiring
 from pipeline.consumers import lead_contacted_consumer
+from pipeline.deps import Deps
+from pipeline.directory import LeadDirectory
 from pipeline.handlers import PipelineServicer
+from pipeline.handover.consumer import rep_deactivated_consumer
 from pipeline.settings import get_settings
+from pipeline.stalls import worker
 from pipeline.tables import SCHEMA, metadata
 
 DEFINITION = ServiceDefinition(
@@ -24,10 +29,16 @@ DEFINITION = ServiceDefinition(
 
 
 async def build(runtime: Runtime) -> Wiring:
-    """Servicer and consumers of the process."""
-    servicer = PipelineServicer(runtime)
+    """Servicer, consumers and the stall worker of the process."""
+    wake = asyncio.Event()
+    deps = Deps(runtime=runtime, directory=LeadDirectory(runtime), on_due_changed=wake.set)
+    servicer = PipelineServicer(runtime, deps=deps)
 
     def register(server: grpc.aio.Server) -> None:
         pipeline_pb2_grpc.add_PipelineServiceServicer_to_server(servicer, server)
 
-    return Wiring(register=register, consumers=[lead_contacted_consumer(runtime)])
+    return Wiring(
+        register=register,
+        consumers=[lead_contacted_consumer(runtime), rep_deactivated_consumer(deps)],
+        background=[lambda: worker.run(deps, wake)],
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,6 +36,7 @@ async def open_opportunity(
                 owner_id=owner_id,
                 stage=stage,
                 opened_at=opened_at,
+                stage_entered_at=opened_at,
             )
             .on_conflict_do_nothing(index_elements=["lead_id"])
             .returning(*opportunities.c)
@@ -42,6 +44,23 @@ async def open_opportunity(
     ).first()
     if row is not None:
         await conn.execute(insert(stage_history).values(opportunity_id=row.id, stage=stage, at=opened_at))
+    return row
+
+
+async def create_opportunity(conn: AsyncConnection, *, values: dict[str, Any], by: str) -> Row | None:
+    """Insert an opportunity and its first stage entry; None when its lead already has one."""
+    row = (
+        await conn.execute(
+            pg_insert(opportunities)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["lead_id"])
+            .returning(*opportunities.c)
+        )
+    ).first()
+    if row is not None:
+        await conn.execute(
+            insert(stage_history).values(opportunity_id=row.id, stage=row.stage, at=row.opened_at, by=by)
+        )
     return row
 
 

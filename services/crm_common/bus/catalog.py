@@ -40,6 +40,15 @@ EVENT_TYPES: dict[str, type[Message]] = {
     "crm.notification.failed": notification_events_pb2.NotificationFailed,
     "crm.notification.escalated": notification_events_pb2.NotificationEscalated,
     "crm.pipeline.opportunity_opened": pipeline_events_pb2.OpportunityOpened,
+    "crm.pipeline.stage_changed": pipeline_events_pb2.StageChanged,
+    "crm.pipeline.action_completed": pipeline_events_pb2.ActionCompleted,
+    "crm.pipeline.sub_state_changed": pipeline_events_pb2.SubStateChanged,
+    "crm.pipeline.approval_requested": pipeline_events_pb2.ApprovalRequested,
+    "crm.pipeline.approval_decided": pipeline_events_pb2.ApprovalDecided,
+    "crm.pipeline.stalled": pipeline_events_pb2.OpportunityStalled,
+    "crm.pipeline.legal_review_requested": pipeline_events_pb2.LegalReviewRequested,
+    "crm.pipeline.handover": pipeline_events_pb2.OpportunityHandedOver,
+    "crm.pipeline.block_reason_set": pipeline_events_pb2.BlockReasonSet,
     "crm.integration.external_event_received": integration_events_pb2.ExternalEventReceived,
 }
 

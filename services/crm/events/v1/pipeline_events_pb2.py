@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#crm/events/v1/pipeline_events.proto\x12\rcrm.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x01\n\x11OpportunityOpened\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12\r\n\x05stage\x18\x05 \x01(\t\x12-\n\topened_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#crm/events/v1/pipeline_events.proto\x12\rcrm.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x01\n\x11OpportunityOpened\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\x0f\n\x07lead_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12\r\n\x05stage\x18\x05 \x01(\t\x12-\n\topened_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc7\x02\n\x0cStageChanged\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\x10\n\x08pipeline\x18\x02 \x01(\t\x12\x18\n\x10pipeline_version\x18\x03 \x01(\x05\x12\x12\n\nfrom_stage\x18\x04 \x01(\t\x12\x10\n\x08to_stage\x18\x05 \x01(\t\x12\n\n\x02\x62y\x18\x06 \x01(\t\x12\x13\n\x0b\x61pproved_by\x18\x07 \x01(\t\x12\x10\n\x08override\x18\x08 \x01(\x08\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x0e\n\x06status\x18\n \x01(\t\x12\x18\n\x10seconds_in_stage\x18\x0b \x01(\x01\x12\x10\n\x08owner_id\x18\x0c \x01(\t\x12\x0f\n\x07team_id\x18\r \x01(\t\x12&\n\x02\x61t\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rapproval_kind\x18\x0f \x01(\t\"\x93\x01\n\x0f\x41\x63tionCompleted\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x15\n\revidence_kind\x18\x04 \x01(\t\x12\n\n\x02\x62y\x18\x05 \x01(\t\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb8\x01\n\x0fSubStateChanged\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x16\n\x0e\x66rom_sub_state\x18\x03 \x01(\t\x12\x14\n\x0cto_sub_state\x18\x04 \x01(\t\x12\x1c\n\x14seconds_in_sub_state\x18\x05 \x01(\x01\x12\n\n\x02\x62y\x18\x06 \x01(\t\x12&\n\x02\x61t\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfc\x01\n\x11\x41pprovalRequested\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nfrom_stage\x18\x04 \x01(\t\x12\x10\n\x08to_stage\x18\x05 \x01(\t\x12\x14\n\x0crequested_by\x18\x06 \x01(\t\x12\x10\n\x08owner_id\x18\x07 \x01(\t\x12\x0f\n\x07team_id\x18\x08 \x01(\t\x12\x15\n\rapprover_role\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12&\n\x02\x61t\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc0\x01\n\x0f\x41pprovalDecided\x12\x13\n\x0b\x61pproval_id\x18\x01 \x01(\t\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x61pproved\x18\x04 \x01(\x08\x12\x12\n\ndecided_by\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x14\n\x0crequested_by\x18\x07 \x01(\t\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xeb\x01\n\x12OpportunityStalled\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x11\n\tsub_state\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12\x0f\n\x07team_id\x18\x05 \x01(\t\x12\r\n\x05level\x18\x06 \x01(\x05\x12*\n\x06\x64ue_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rblock_reasons\x18\t \x03(\t\"\xb5\x01\n\x14LegalReviewRequested\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x11\n\tsub_state\x18\x03 \x01(\t\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x15OpportunityHandedOver\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\x15\n\rfrom_owner_id\x18\x02 \x01(\t\x12\x13\n\x0bto_owner_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"{\n\x0e\x42lockReasonSet\x12\x16\n\x0eopportunity_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\n\n\x02\x62y\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_OPPORTUNITYOPENED']._serialized_start=88
   _globals['_OPPORTUNITYOPENED']._serialized_end=249
+  _globals['_STAGECHANGED']._serialized_start=252
+  _globals['_STAGECHANGED']._serialized_end=579
+  _globals['_ACTIONCOMPLETED']._serialized_start=582
+  _globals['_ACTIONCOMPLETED']._serialized_end=729
+  _globals['_SUBSTATECHANGED']._serialized_start=732
+  _globals['_SUBSTATECHANGED']._serialized_end=916
+  _globals['_APPROVALREQUESTED']._serialized_start=919
+  _globals['_APPROVALREQUESTED']._serialized_end=1171
+  _globals['_APPROVALDECIDED']._serialized_start=1174
+  _globals['_APPROVALDECIDED']._serialized_end=1366
+  _globals['_OPPORTUNITYSTALLED']._serialized_start=1369
+  _globals['_OPPORTUNITYSTALLED']._serialized_end=1604
+  _globals['_LEGALREVIEWREQUESTED']._serialized_start=1607
+  _globals['_LEGALREVIEWREQUESTED']._serialized_end=1788
+  _globals['_OPPORTUNITYHANDEDOVER']._serialized_start=1791
+  _globals['_OPPORTUNITYHANDEDOVER']._serialized_end=1938
+  _globals['_BLOCKREASONSET']._serialized_start=1940
+  _globals['_BLOCKREASONSET']._serialized_end=2063
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class PipelineServiceStub:
-    """PipelineService owns opportunities and their stages.
+    """PipelineService owns pipelines, opportunities, their stages, evidence, approvals, stalls and the forecast.
+    Every stage change goes through one function (MoveStage, ImportStageChanges and DecideApproval all reach it).
     """
 
     def __init__(self, channel):
@@ -45,10 +46,91 @@ class PipelineServiceStub:
                 request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunitiesRequest.SerializeToString,
                 response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunitiesResponse.FromString,
                 _registered_method=True)
+        self.PutPipeline = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/PutPipeline',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.PutPipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.PutPipelineResponse.FromString,
+                _registered_method=True)
+        self.GetPipeline = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/GetPipeline',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetPipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetPipelineResponse.FromString,
+                _registered_method=True)
+        self.CreateOpportunity = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/CreateOpportunity',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.CreateOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.CreateOpportunityResponse.FromString,
+                _registered_method=True)
+        self.UpdateOpportunity = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/UpdateOpportunity',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.UpdateOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.UpdateOpportunityResponse.FromString,
+                _registered_method=True)
+        self.RecordContact = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/RecordContact',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordContactRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordContactResponse.FromString,
+                _registered_method=True)
+        self.AddFile = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/AddFile',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.AddFileRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.AddFileResponse.FromString,
+                _registered_method=True)
+        self.RecordConfirmation = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/RecordConfirmation',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordConfirmationRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordConfirmationResponse.FromString,
+                _registered_method=True)
+        self.MoveStage = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/MoveStage',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.MoveStageRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.MoveStageResponse.FromString,
+                _registered_method=True)
+        self.ImportStageChanges = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/ImportStageChanges',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ImportStageChangesRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ImportStageChangesResponse.FromString,
+                _registered_method=True)
+        self.SetSubState = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/SetSubState',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetSubStateRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetSubStateResponse.FromString,
+                _registered_method=True)
+        self.SetBlockReason = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/SetBlockReason',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetBlockReasonRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetBlockReasonResponse.FromString,
+                _registered_method=True)
+        self.RequestOverride = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/RequestOverride',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RequestOverrideRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RequestOverrideResponse.FromString,
+                _registered_method=True)
+        self.ListApprovals = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/ListApprovals',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListApprovalsRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListApprovalsResponse.FromString,
+                _registered_method=True)
+        self.DecideApproval = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/DecideApproval',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.DecideApprovalRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.DecideApprovalResponse.FromString,
+                _registered_method=True)
+        self.ListOpportunityNotifications = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/ListOpportunityNotifications',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunityNotificationsRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunityNotificationsResponse.FromString,
+                _registered_method=True)
+        self.GetForecast = channel.unary_unary(
+                '/crm.pipeline.v1.PipelineService/GetForecast',
+                request_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetForecastRequest.SerializeToString,
+                response_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetForecastResponse.FromString,
+                _registered_method=True)
 
 
 class PipelineServiceServicer:
-    """PipelineService owns opportunities and their stages.
+    """PipelineService owns pipelines, opportunities, their stages, evidence, approvals, stalls and the forecast.
+    Every stage change goes through one function (MoveStage, ImportStageChanges and DecideApproval all reach it).
     """
 
     def GetOpportunity(self, request, context):
@@ -60,6 +142,118 @@ class PipelineServiceServicer:
 
     def ListOpportunities(self, request, context):
         """ListOpportunities lists opportunities, optionally for one lead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutPipeline(self, request, context):
+        """PutPipeline validates a pipeline and makes it the live version of its key (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPipeline(self, request, context):
+        """GetPipeline returns a pipeline's live version (or the version asked for).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateOpportunity(self, request, context):
+        """CreateOpportunity opens an opportunity in the first stage of a pipeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateOpportunity(self, request, context):
+        """UpdateOpportunity changes fields of an opportunity, never its stage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordContact(self, request, context):
+        """RecordContact records a communication with the customer (contact evidence).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddFile(self, request, context):
+        """AddFile stores a document for an action of the current stage (file evidence; type judged by content).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordConfirmation(self, request, context):
+        """RecordConfirmation records the customer's confirmation for an action of the current stage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MoveStage(self, request, context):
+        """MoveStage asks for a stage change: moved, an approval requested, or FAILED_PRECONDITION naming what is missing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportStageChanges(self, request, context):
+        """ImportStageChanges applies many stage changes (a bulk import), each through the same rules as MoveStage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSubState(self, request, context):
+        """SetSubState moves an opportunity to a sub-state of its current stage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBlockReason(self, request, context):
+        """SetBlockReason records why a stalled opportunity does not move.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestOverride(self, request, context):
+        """RequestOverride asks a second admin to approve a move around the stage rules (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApprovals(self, request, context):
+        """ListApprovals lists approval requests the caller may see.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideApproval(self, request, context):
+        """DecideApproval approves (and so applies) or rejects an approval request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOpportunityNotifications(self, request, context):
+        """ListOpportunityNotifications lists what the service asked the notification service to tell about one opportunity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetForecast(self, request, context):
+        """GetForecast returns the weighted forecast of a month by owner or team.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,6 +272,86 @@ def add_PipelineServiceServicer_to_server(servicer, server):
                     request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunitiesRequest.FromString,
                     response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunitiesResponse.SerializeToString,
             ),
+            'PutPipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPipeline,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.PutPipelineRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.PutPipelineResponse.SerializeToString,
+            ),
+            'GetPipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPipeline,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetPipelineRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetPipelineResponse.SerializeToString,
+            ),
+            'CreateOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOpportunity,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.CreateOpportunityRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.CreateOpportunityResponse.SerializeToString,
+            ),
+            'UpdateOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateOpportunity,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.UpdateOpportunityRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.UpdateOpportunityResponse.SerializeToString,
+            ),
+            'RecordContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordContact,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordContactRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordContactResponse.SerializeToString,
+            ),
+            'AddFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddFile,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.AddFileRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.AddFileResponse.SerializeToString,
+            ),
+            'RecordConfirmation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordConfirmation,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordConfirmationRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordConfirmationResponse.SerializeToString,
+            ),
+            'MoveStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveStage,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.MoveStageRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.MoveStageResponse.SerializeToString,
+            ),
+            'ImportStageChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportStageChanges,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ImportStageChangesRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ImportStageChangesResponse.SerializeToString,
+            ),
+            'SetSubState': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSubState,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetSubStateRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetSubStateResponse.SerializeToString,
+            ),
+            'SetBlockReason': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBlockReason,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetBlockReasonRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetBlockReasonResponse.SerializeToString,
+            ),
+            'RequestOverride': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestOverride,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RequestOverrideRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RequestOverrideResponse.SerializeToString,
+            ),
+            'ListApprovals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApprovals,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListApprovalsRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListApprovalsResponse.SerializeToString,
+            ),
+            'DecideApproval': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideApproval,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.DecideApprovalRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.DecideApprovalResponse.SerializeToString,
+            ),
+            'ListOpportunityNotifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOpportunityNotifications,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunityNotificationsRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunityNotificationsResponse.SerializeToString,
+            ),
+            'GetForecast': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetForecast,
+                    request_deserializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetForecastRequest.FromString,
+                    response_serializer=crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetForecastResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'crm.pipeline.v1.PipelineService', rpc_method_handlers)
@@ -87,7 +361,8 @@ def add_PipelineServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PipelineService:
-    """PipelineService owns opportunities and their stages.
+    """PipelineService owns pipelines, opportunities, their stages, evidence, approvals, stalls and the forecast.
+    Every stage change goes through one function (MoveStage, ImportStageChanges and DecideApproval all reach it).
     """
 
     @staticmethod
@@ -134,6 +409,438 @@ class PipelineService:
             '/crm.pipeline.v1.PipelineService/ListOpportunities',
             crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunitiesRequest.SerializeToString,
             crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/PutPipeline',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.PutPipelineRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.PutPipelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/GetPipeline',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetPipelineRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetPipelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/CreateOpportunity',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.CreateOpportunityRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.CreateOpportunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/UpdateOpportunity',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.UpdateOpportunityRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.UpdateOpportunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/RecordContact',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordContactRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/AddFile',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.AddFileRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.AddFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordConfirmation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/RecordConfirmation',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordConfirmationRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RecordConfirmationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/MoveStage',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.MoveStageRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.MoveStageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportStageChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/ImportStageChanges',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ImportStageChangesRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ImportStageChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSubState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/SetSubState',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetSubStateRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetSubStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBlockReason(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/SetBlockReason',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetBlockReasonRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.SetBlockReasonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestOverride(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/RequestOverride',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RequestOverrideRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.RequestOverrideResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApprovals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/ListApprovals',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListApprovalsRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListApprovalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideApproval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/DecideApproval',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.DecideApprovalRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.DecideApprovalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOpportunityNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/ListOpportunityNotifications',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunityNotificationsRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.ListOpportunityNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetForecast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.pipeline.v1.PipelineService/GetForecast',
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetForecastRequest.SerializeToString,
+            crm_dot_pipeline_dot_v1_dot_pipeline__pb2.GetForecastResponse.FromString,
             options,
             channel_credentials,
             insecure,

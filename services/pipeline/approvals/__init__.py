@@ -1,0 +1,1 @@
+"""Approvals: skips, backward moves and four-eyes overrides, decided by someone other than the requester."""

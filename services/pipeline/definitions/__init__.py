@@ -1,0 +1,1 @@
+"""Pipelines as data: versioned definitions, validated before they go live."""

@@ -1,0 +1,147 @@
+"""Queries of stage state, evidence and history; the stage columns are written only by apply_move (from move.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pipeline.stages.gates import Facts
+from pipeline.tables import evidence, opportunities, stage_history, sub_state_history
+
+EVIDENCE_COLUMNS = [c for c in evidence.c if c.name != "content"]
+
+
+async def lock(conn: AsyncConnection, *, opportunity_id: uuid.UUID) -> Row | None:
+    """The opportunity, locked for the rest of the transaction (concurrent changes of one deal queue here)."""
+    return (
+        await conn.execute(select(opportunities).where(opportunities.c.id == opportunity_id).with_for_update())
+    ).first()
+
+
+async def facts(conn: AsyncConnection, *, row: Row) -> Facts:
+    """The evidence of the opportunity's current stage, in one round trip."""
+    rows = (
+        await conn.execute(
+            select(evidence.c.kind, evidence.c.action, evidence.c.media_type, evidence.c.at).where(
+                evidence.c.opportunity_id == row.id,
+                evidence.c.at >= row.stage_entered_at,
+            )
+        )
+    ).all()
+    files: dict[str, list[str]] = {}
+    confirmations: dict[str, int] = {}
+    contacts = 0
+    for kind, action, media_type, _ in rows:
+        if kind == "contact":
+            contacts += 1
+        elif kind == "file":
+            files.setdefault(action, []).append(media_type)
+        elif kind == "confirmation":
+            confirmations[action] = confirmations.get(action, 0) + 1
+    return Facts(
+        contacts_since_entry=contacts,
+        files={k: tuple(v) for k, v in files.items()},
+        confirmations=confirmations,
+        fields={name: getattr(row, name, None) for name in row._fields},
+    )
+
+
+async def repeat_customer(conn: AsyncConnection, *, customer_id: str | None, besides: uuid.UUID) -> bool:
+    """Whether the customer has another opportunity that was won."""
+    if not customer_id:
+        return False
+    query = select(
+        exists().where(
+            opportunities.c.customer_id == customer_id,
+            opportunities.c.status == "won",
+            opportunities.c.id != besides,
+        )
+    )
+    return bool((await conn.execute(query)).scalar())
+
+
+async def apply_move(
+    conn: AsyncConnection, *, row: Row, values: dict[str, Any], history: dict[str, Any], at: datetime
+) -> Row | None:
+    """Write the new stage if nobody changed the opportunity since `row` was read; None when somebody did."""
+    moved = (
+        await conn.execute(
+            update(opportunities)
+            .where(and_(opportunities.c.id == row.id, opportunities.c.version == row.version))
+            .values(**values, version=opportunities.c.version + 1)
+            .returning(*opportunities.c)
+        )
+    ).first()
+    if moved is not None:
+        await conn.execute(insert(stage_history).values(opportunity_id=row.id, at=at, **history))
+    return moved
+
+
+async def bump(
+    conn: AsyncConnection, *, opportunity_id: uuid.UUID, version: int | None, values: dict[str, Any]
+) -> Row | None:
+    """Change non-stage fields (version None: whatever the current one); None when the version moved on."""
+    query = update(opportunities).where(opportunities.c.id == opportunity_id)
+    if version:
+        query = query.where(opportunities.c.version == version)
+    return (
+        await conn.execute(query.values(**values, version=opportunities.c.version + 1).returning(*opportunities.c))
+    ).first()
+
+
+async def add_evidence(conn: AsyncConnection, *, opportunity_id: uuid.UUID, values: dict[str, Any]) -> Row:
+    """Record one piece of evidence (contact, file or confirmation)."""
+    return (
+        await conn.execute(
+            insert(evidence)
+            .values(id=uuid.uuid4(), opportunity_id=opportunity_id, **values)
+            .returning(*EVIDENCE_COLUMNS)
+        )
+    ).one()
+
+
+async def list_evidence(conn: AsyncConnection, *, opportunity_id: uuid.UUID, since: datetime) -> list[Row]:
+    """Evidence recorded since a moment (the current stage's entry), oldest first."""
+    return list(
+        (
+            await conn.execute(
+                select(*EVIDENCE_COLUMNS)
+                .where(evidence.c.opportunity_id == opportunity_id, evidence.c.at >= since)
+                .order_by(evidence.c.at)
+            )
+        ).all()
+    )
+
+
+async def add_sub_state(conn: AsyncConnection, *, opportunity_id: uuid.UUID, stage: str, sub_state: str, at: datetime, by: str) -> None:
+    await conn.execute(
+        insert(sub_state_history).values(opportunity_id=opportunity_id, stage=stage, sub_state=sub_state, at=at, by=by)
+    )
+
+
+async def history(conn: AsyncConnection, *, opportunity_id: uuid.UUID) -> tuple[list[Row], list[Row]]:
+    """(stage entries, sub-state entries) of an opportunity, oldest first."""
+    stages = (
+        await conn.execute(
+            select(stage_history)
+            .where(stage_history.c.opportunity_id == opportunity_id)
+            .order_by(stage_history.c.at, stage_history.c.id)
+        )
+    ).all()
+    subs = (
+        await conn.execute(
+            select(sub_state_history)
+            .where(sub_state_history.c.opportunity_id == opportunity_id)
+            .order_by(sub_state_history.c.at, sub_state_history.c.id)
+        )
+    ).all()
+    return list(stages), list(subs)
+
+
+async def count_open(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).where(opportunities.c.status == "open"))).scalar() or 0)
