@@ -75,13 +75,17 @@ def _customer_stub(client: httpx.AsyncClient) -> customer_pb2_grpc.CustomerServi
     return lead_service_stub(client)
 
 
-async def test_contacts_are_listed_read_and_matched_by_viewers(contact_stack: tuple[httpx.AsyncClient, Runtime]) -> None:
+async def test_contacts_are_listed_read_and_matched_by_stewards(contact_stack: tuple[httpx.AsyncClient, Runtime]) -> None:
     contact_edge = contact_stack[0]
     phone = f"+86135{random.randrange(10**8):08d}"
     company = f"{uuid.uuid4().hex[:8]}有限公司"
     resolved = await _resolve(contact_stack, name="张丽女士", company=company, phone=phone, source_ref="lead:r1")
     await _resolve(contact_stack, name="张总", company=company, phone=phone, source_ref="lead:r2")
-    viewer = auth(Role.VIEWER)
+    # A viewer sees figures, not people: no search by phone, contacts without phone, e-mail or sources.
+    assert_problem(await contact_edge.post("/v1/contacts/match", json={"phone": phone}, headers=auth(Role.VIEWER)), 403)
+    masked = await contact_edge.get(f"/v1/customers/{resolved.customer.id}/contacts", headers=auth(Role.VIEWER))
+    assert masked.status_code == 200 and phone not in masked.text
+    viewer = auth(Role.CUSTOMER_SUCCESS_DIRECTOR)
     listed = await contact_edge.get(f"/v1/customers/{resolved.customer.id}/contacts", headers=viewer)
     assert listed.status_code == 200, listed.text
     (contact,) = listed.json()["contacts"]

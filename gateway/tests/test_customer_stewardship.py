@@ -23,6 +23,7 @@ from customer_master.app import DEFINITION, build
 from customer_master.settings import CustomerMasterSettings
 from gateway.core.config import Role
 from gateway.main import create_app
+from gateway.tests.doubles import ASSIGNEE_ID
 from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, closed_port, lead_service_stub, settings_for
 from tools.devstack import infra
 
@@ -90,6 +91,9 @@ def _core() -> str:
 
 async def test_change_requests_are_listed_approved_and_rejected_over_rest(steward_edge: httpx.AsyncClient) -> None:
     customer_id = await _customer(steward_edge, _core() + "有限公司")
+    # The rep files requests on a customer it works with (here: as its steward); others' customers are not its.
+    steward = customer_pb2.UpdateCustomerFieldRequest(customer_id=customer_id, field="steward_id", value=ASSIGNEE_ID)
+    await _stub(steward_edge).UpdateCustomerField(steward, timeout=5)
     filed = await steward_edge.post(
         f"/v1/customers/{customer_id}/change-requests?field=credit_code",
         json={"value": "91350100M000100Y43", "reason": "licence"},

@@ -21,6 +21,7 @@ from customer_master.app import DEFINITION, build
 from customer_master.settings import CustomerMasterSettings
 from gateway.core.config import Role
 from gateway.main import create_app
+from gateway.tests.doubles import ASSIGNEE_ID
 from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, closed_port, lead_service_stub, settings_for
 from tools.devstack import infra
 
@@ -65,7 +66,8 @@ async def customer_edge() -> AsyncIterator[httpx.AsyncClient]:
 async def test_match_merge_unmerge_and_history_over_rest(customer_edge: httpx.AsyncClient) -> None:
     core = "".join(random.sample(_CHARS, 5))
     # Records arrive through ResolveCustomer (the lead service's call); the edge then serves the stewards.
-    manager = auth(Role.MANAGER)
+    # A customer success director: every customer in full (a manager sees only its teams' customers).
+    manager = auth(Role.CUSTOMER_SUCCESS_DIRECTOR)
     first = await customer_edge.post("/v1/customers/match", json={"company": f"{core}科技"}, headers=manager)
     assert first.status_code == 200 and first.json()["candidates"] == []
 
@@ -103,6 +105,9 @@ async def test_golden_fields_permissions_and_errors_over_rest(customer_edge: htt
     core = "".join(random.sample(_CHARS, 5))
     created = await stub.ResolveCustomer(customer_pb2.ResolveCustomerRequest(company=f"{core}有限公司"), timeout=5)
     customer_id = created.customer.id
+    # The rep works this customer (its steward): it may change its ordinary fields, never its golden ones.
+    steward = customer_pb2.UpdateCustomerFieldRequest(customer_id=customer_id, field="steward_id", value=ASSIGNEE_ID)
+    await stub.UpdateCustomerField(steward, timeout=5)
     denied = await customer_edge.put(
         f"/v1/customers/{customer_id}/fields/credit_code",
         json={"value": "91350100M000100Y43", "reason": "card"},

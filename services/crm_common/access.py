@@ -92,7 +92,7 @@ MATRIX: dict[tuple[Resource, Action], dict[Role, Scope]] = {
     (Resource.GOLDEN_FIELD, Action.UPDATE): _row(N, N, N, N, N, A),
     (Resource.STEWARDSHIP, Action.READ): _row(A, N, T, N, N, A),
     (Resource.STEWARDSHIP, Action.ACT): _row(A, N, T, N, N, A),
-    (Resource.MATCH_RULES, Action.READ): _row(A, N, A, N, N, A),
+    (Resource.MATCH_RULES, Action.READ): _row(A, A, A, A, A, A),
     (Resource.MATCH_RULES, Action.UPDATE): _row(A, N, N, N, N, N),
     (Resource.CONTACT, Action.READ): _row(A, A, T, OW, F, A),
     (Resource.CONTACT, Action.MATCH): _row(A, A, F, F, N, A),

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crm.customer.v1 import contact_pb2, customer_pb2
 from crm.events.v1 import lead_events_pb2
 from crm_common import audit
-from crm_common.access import Action, Decision, Owner, Resource, caller, decide, effective, guard
+from crm_common.access import Action, Decision, Owner, Resource, caller, decide, effective, guard, require
 from crm_common.bus.consumer import ConsumerSpec, EventMeta
 from crm_common.errors import NotFound, PermissionDenied
 from crm_common.identity import Principal, Role
@@ -36,7 +36,7 @@ CUSTOMER_METHODS: dict[str, tuple[Resource, Action] | None] = {
     "GetDataHealth": (R.REPORT, X.READ),
     "GetMatchRules": (R.MATCH_RULES, X.READ),
     "SetMatchRules": (R.MATCH_RULES, X.UPDATE),
-    "ListChangeRequests": (R.STEWARDSHIP, X.READ),
+    "ListChangeRequests": None,
     "ApproveChangeRequest": (R.STEWARDSHIP, X.ACT),
     "RejectChangeRequest": (R.STEWARDSHIP, X.ACT),
     "StartDedupJob": (R.STEWARDSHIP, X.ACT),
@@ -156,6 +156,8 @@ def _mask(message: customer_pb2.Customer | contact_pb2.Contact) -> None:
         if hasattr(message, name):
             setattr(message, name, "")
     if isinstance(message, contact_pb2.Contact):
+        # The provenance quotes each field's value and the sources hold the raw ones.
+        message.provenance = ""
         del message.sources[:]
 
 
@@ -193,6 +195,14 @@ async def field_update(runtime: Runtime, customer_id: str, field: str) -> None:
     if field == "steward_id":
         await decision_for(runtime, customer_id, Action.ACT, resource=Resource.STEWARDSHIP)
     await decision_for(runtime, customer_id, Action.UPDATE)
+
+
+async def change_requests_of(runtime: Runtime, customer_id: uuid.UUID | None) -> None:
+    """One customer's change requests are read like the customer; the queue of every customer is stewardship."""
+    if customer_id is None:
+        require(caller(), Resource.STEWARDSHIP, Action.READ)
+    else:
+        await decision_for(runtime, str(customer_id))
 
 
 def mask_history(decision: Decision, changes: list[customer_pb2.Change]) -> None:

@@ -261,6 +261,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         if request.limit < 0:
             raise InvalidArgument([FieldViolation("limit", "must not be negative")])
         customer_id = parse_id(request.customer_id, "customer") if request.customer_id else None
+        await access.change_requests_of(self.runtime, customer_id)
         async with self.runtime.db.connect() as conn:
             rows = await repository.list_change_requests(
                 conn,

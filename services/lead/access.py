@@ -49,7 +49,11 @@ def owner_of(lead: lead_pb2.Lead) -> Owner:
 
 def readable(lead: lead_pb2.Lead, action: Action = Action.READ) -> Decision:
     """The caller's decision for one lead; a lead the caller may not see is not found (its existence is not told)."""
-    decision = decide(caller(), Resource.LEAD, action, owner=owner_of(lead))
+    if action is Action.READ and lead.status == lead_pb2.LEAD_STATUS_POOL:
+        # A pooled lead is nobody's: it is read as the pool is, masked for everyone until claimed.
+        decision = decide(caller(), Resource.POOL, Action.READ)
+    else:
+        decision = decide(caller(), Resource.LEAD, action, owner=owner_of(lead))
     if not decision.allowed:
         if action is Action.READ:
             raise NotFound(f"lead {lead.id} not found")
@@ -69,10 +73,6 @@ async def shown(runtime: Runtime, lead: lead_pb2.Lead, decision: Decision | None
         # The customer behind a lead is personal data too: its id would lead to the full record.
         lead.customer_id = ""
         return lead
-    if lead.status == lead_pb2.LEAD_STATUS_POOL:
-        # Pooled leads are masked for everyone until claimed; the customer id would undo the mask.
-        if effective(caller()).role is not Role.ADMIN:
-            lead.customer_id = ""
     fields = [f for f in PERSONAL if getattr(data, f) and "*" not in getattr(data, f)]
     await audit.record_read(runtime, caller(), resource="lead", record_ids=[lead.id], fields=fields)
     return lead

@@ -10,18 +10,23 @@ from google.protobuf.message import Message
 from pydantic import Field
 
 from crm.customer.v1 import contact_pb2, contact_pb2_grpc
-from gateway.api.deps import CustomerIdDep, PeersDep, actor_of, allow, canonical_id
+from gateway.api.deps import (
+    ContactMatchDep,
+    ContactReadDep,
+    CustomerIdDep,
+    MatchRulesReadDep,
+    MatchRulesUpdateDep,
+    PeersDep,
+    StewardActDep,
+    actor_of,
+    canonical_id,
+)
 from gateway.convert import reply_json
-from gateway.core.config import Role
 from gateway.core.peers import CALL_DEADLINE_SECONDS
-from gateway.core.security import Caller
 from gateway.schemas import Long, RequestModel, Short
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
 
-ContactReaderDep = Annotated[Caller, Depends(allow(*Role))]
-RulesAdminDep = Annotated[Caller, Depends(allow(Role.ADMIN))]
-StewardDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.MANAGER, Role.CUSTOMER_SUCCESS_DIRECTOR))]
 
 _JSON_FIELDS = frozenset({"explanation", "provenance", "match", "rules_json"})
 
@@ -67,7 +72,7 @@ class ContactMergeIn(RequestModel):
 @router.get("/customers/{customer_id}/contacts")
 async def list_contacts(
     customer_id: CustomerIdDep,
-    _caller: ContactReaderDep,
+    _caller: ContactReadDep,
     client: ContactClientDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
@@ -79,14 +84,14 @@ async def list_contacts(
 
 
 @router.get("/contacts/{contact_id}")
-async def get_contact(contact_id: ContactIdDep, _caller: ContactReaderDep, client: ContactClientDep) -> dict[str, Any]:
+async def get_contact(contact_id: ContactIdDep, _caller: ContactReadDep, client: ContactClientDep) -> dict[str, Any]:
     """One contact with its source records and where each golden value came from."""
     reply = await client.GetContact(contact_pb2.GetContactRequest(contact_id=contact_id), timeout=CALL_DEADLINE_SECONDS)
     return _json(reply.contact)
 
 
 @router.post("/contacts/match")
-async def match_contact(body: ContactMatchIn, _caller: ContactReaderDep, client: ContactClientDep) -> dict[str, Any]:
+async def match_contact(body: ContactMatchIn, _caller: ContactMatchDep, client: ContactClientDep) -> dict[str, Any]:
     """Score the existing contacts against a person (nothing is written); each candidate explains itself."""
     reply = await client.MatchContact(
         contact_pb2.MatchContactRequest(**body.model_dump()), timeout=CALL_DEADLINE_SECONDS
@@ -96,7 +101,7 @@ async def match_contact(body: ContactMatchIn, _caller: ContactReaderDep, client:
 
 @router.get("/survivorship-rules")
 async def get_survivorship_rules(
-    _caller: ContactReaderDep,
+    _caller: MatchRulesReadDep,
     client: ContactClientDep,
     version: Annotated[int, Query(ge=0, le=2**31 - 1, description="0 = the rules in force")] = 0,
 ) -> dict[str, Any]:
@@ -111,7 +116,7 @@ async def get_survivorship_rules(
 
 @router.put("/survivorship-rules")
 async def set_survivorship_rules(
-    caller: RulesAdminDep,
+    caller: MatchRulesUpdateDep,
     client: ContactClientDep,
     rules: Annotated[dict[str, Any], Body(description='{"account": {field: rule}, "contact": {field: rule}}')],
     reason: Annotated[Long, Query()] = "",
@@ -129,7 +134,7 @@ async def set_survivorship_rules(
 
 
 @router.post("/contact-merges", status_code=201)
-async def merge_contacts(body: ContactMergeIn, caller: StewardDep, client: ContactClientDep) -> dict[str, Any]:
+async def merge_contacts(body: ContactMergeIn, caller: StewardActDep, client: ContactClientDep) -> dict[str, Any]:
     """Fold one contact into another of the same account; every source record is kept and it can be undone."""
     reply = await client.MergeContacts(
         contact_pb2.MergeContactsRequest(
@@ -144,7 +149,7 @@ async def merge_contacts(body: ContactMergeIn, caller: StewardDep, client: Conta
 
 
 @router.post("/contact-merges/{merge_id}/undo")
-async def unmerge_contacts(merge_id: MergeIdDep, caller: StewardDep, client: ContactClientDep) -> dict[str, Any]:
+async def unmerge_contacts(merge_id: MergeIdDep, caller: StewardActDep, client: ContactClientDep) -> dict[str, Any]:
     """Undo a contact merge: both contacts with the source records they had."""
     reply = await client.UnmergeContacts(
         contact_pb2.UnmergeContactsRequest(merge_id=merge_id, actor_id=actor_of(caller)), timeout=CALL_DEADLINE_SECONDS
@@ -153,7 +158,7 @@ async def unmerge_contacts(merge_id: MergeIdDep, caller: StewardDep, client: Con
 
 
 @router.get("/contact-match-rules")
-async def get_contact_match_rules(_caller: ContactReaderDep, client: ContactClientDep) -> dict[str, Any]:
+async def get_contact_match_rules(_caller: MatchRulesReadDep, client: ContactClientDep) -> dict[str, Any]:
     """The weights and the auto_match / review thresholds of contact matching."""
     reply = await client.GetContactMatchRules(contact_pb2.GetContactMatchRulesRequest(), timeout=CALL_DEADLINE_SECONDS)
     return _json(reply)["rules_json"]
@@ -161,7 +166,7 @@ async def get_contact_match_rules(_caller: ContactReaderDep, client: ContactClie
 
 @router.put("/contact-match-rules")
 async def set_contact_match_rules(
-    caller: RulesAdminDep,
+    caller: MatchRulesUpdateDep,
     client: ContactClientDep,
     rules: Annotated[dict[str, Any], Body(description='{"weights": {...}, "auto_match": 90, "review": 70}')],
 ) -> dict[str, Any]:

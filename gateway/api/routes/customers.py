@@ -14,25 +14,28 @@ from google.protobuf.message import Message
 from pydantic import Field, ValidationError
 
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
-from gateway.api.deps import CustomerIdDep, IdempotencyKeyDep, PeersDep, actor_of, allow, canonical_id
+from gateway.api.deps import (
+    CustomerIdDep,
+    CustomerMatchDep,
+    CustomerReadDep,
+    CustomerUpdateDep,
+    IdempotencyKeyDep,
+    MatchRulesReadDep,
+    MatchRulesUpdateDep,
+    PeersDep,
+    ReportReadDep,
+    StewardActDep,
+    StewardReadDep,
+    actor_of,
+    canonical_id,
+)
 from gateway.convert import reply_json
-from gateway.core.config import Role
 from gateway.core.errors import FieldError, Problem
 from gateway.core.peers import CALL_DEADLINE_SECONDS
-from gateway.core.security import Caller
 from gateway.schemas import Long, RequestModel, Short
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
-CustomerReaderDep = Annotated[
-    Caller, Depends(allow(Role.ADMIN, Role.SYSTEM, Role.MANAGER, Role.SALES_REP, Role.CUSTOMER_SUCCESS_DIRECTOR))
-]
-CustomerWriterDep = Annotated[
-    Caller, Depends(allow(Role.ADMIN, Role.SYSTEM, Role.MANAGER, Role.SALES_REP, Role.CUSTOMER_SUCCESS_DIRECTOR))
-]
-StewardDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.MANAGER, Role.CUSTOMER_SUCCESS_DIRECTOR))]
-HealthReaderDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.MANAGER, Role.VIEWER, Role.SYSTEM))]
-RulesAdminDep = Annotated[Caller, Depends(allow(Role.ADMIN))]
 
 _JSON_FIELDS = frozenset({"explanation", "rules_json"})
 
@@ -102,7 +105,7 @@ class ReassignIn(RequestModel):
 
 
 @router.post("/customers/match")
-async def match_customer(body: MatchIn, _caller: CustomerReaderDep, client: CustomerClientDep) -> dict[str, Any]:
+async def match_customer(body: MatchIn, _caller: CustomerMatchDep, client: CustomerClientDep) -> dict[str, Any]:
     """Score the existing customers against a record (nothing is written); each candidate explains itself."""
     reply = await client.MatchCustomer(
         customer_pb2.MatchCustomerRequest(**body.model_dump()), timeout=CALL_DEADLINE_SECONDS
@@ -112,7 +115,7 @@ async def match_customer(body: MatchIn, _caller: CustomerReaderDep, client: Cust
 
 @router.get("/customers/data-health")
 async def data_health(
-    _caller: HealthReaderDep,
+    _caller: ReportReadDep,
     client: CustomerClientDep,
     stale_after_days: Annotated[int, Query(ge=0, le=36500)] = 0,
 ) -> dict[str, Any]:
@@ -125,7 +128,7 @@ async def data_health(
 
 @router.get("/customers/{customer_id}")
 async def get_customer(
-    customer_id: CustomerIdDep, _caller: CustomerReaderDep, client: CustomerClientDep
+    customer_id: CustomerIdDep, _caller: CustomerReadDep, client: CustomerClientDep
 ) -> dict[str, Any]:
     """One customer (a merged one names its survivor in merged_into)."""
     reply = await client.GetCustomer(
@@ -136,7 +139,7 @@ async def get_customer(
 
 @router.get("/customers/{customer_id}/history")
 async def customer_history(
-    customer_id: CustomerIdDep, _caller: CustomerReaderDep, client: CustomerClientDep
+    customer_id: CustomerIdDep, _caller: CustomerReadDep, client: CustomerClientDep
 ) -> dict[str, Any]:
     """Every change: field, old and new value, who, role, when, why."""
     reply = await client.GetHistory(
@@ -150,7 +153,7 @@ async def update_customer_field(
     customer_id: CustomerIdDep,
     field: Annotated[str, Path(max_length=64)],
     body: FieldIn,
-    caller: CustomerWriterDep,
+    caller: CustomerUpdateDep,
     client: CustomerClientDep,
 ) -> dict[str, Any]:
     """Change one field; golden fields only with the role that owns them (403 otherwise: file a change request)."""
@@ -172,7 +175,7 @@ async def update_customer_field(
 async def file_change_request(
     customer_id: CustomerIdDep,
     body: FieldIn,
-    caller: CustomerWriterDep,
+    caller: CustomerUpdateDep,
     client: CustomerClientDep,
     field: Annotated[str, Query(max_length=64, description="The golden field to change")],
 ) -> dict[str, Any]:
@@ -188,7 +191,7 @@ async def file_change_request(
 
 @router.get("/customer-reviews")
 async def list_reviews(
-    _caller: StewardDep,
+    _caller: StewardReadDep,
     client: CustomerClientDep,
     status: Annotated[str, Query(max_length=20)] = "pending",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -202,7 +205,7 @@ async def list_reviews(
 
 @router.post("/customer-reviews/{review_id}/decision")
 async def decide_review(
-    review_id: ReviewIdDep, body: DecisionIn, caller: StewardDep, client: CustomerClientDep
+    review_id: ReviewIdDep, body: DecisionIn, caller: StewardActDep, client: CustomerClientDep
 ) -> dict[str, Any]:
     """accept (merge), reject (remember as distinct) or defer."""
     reply = await client.DecideReview(
@@ -215,7 +218,7 @@ async def decide_review(
 
 
 @router.post("/customer-merges", status_code=201)
-async def merge_customers(body: MergeIn, caller: StewardDep, client: CustomerClientDep) -> dict[str, Any]:
+async def merge_customers(body: MergeIn, caller: StewardActDep, client: CustomerClientDep) -> dict[str, Any]:
     """Fold one customer into another; every source record is kept and the merge can be undone."""
     reply = await client.MergeCustomers(
         customer_pb2.MergeCustomersRequest(
@@ -230,7 +233,7 @@ async def merge_customers(body: MergeIn, caller: StewardDep, client: CustomerCli
 
 
 @router.post("/customer-merges/{merge_id}/undo")
-async def unmerge_customers(merge_id: MergeIdDep, caller: StewardDep, client: CustomerClientDep) -> dict[str, Any]:
+async def unmerge_customers(merge_id: MergeIdDep, caller: StewardActDep, client: CustomerClientDep) -> dict[str, Any]:
     """Undo a merge: both records and their links as they were."""
     reply = await client.UnmergeCustomers(
         customer_pb2.UnmergeCustomersRequest(merge_id=merge_id, actor_id=actor_of(caller)),
@@ -240,7 +243,7 @@ async def unmerge_customers(merge_id: MergeIdDep, caller: StewardDep, client: Cu
 
 
 @router.post("/stewards/reassign")
-async def reassign_steward(body: ReassignIn, caller: StewardDep, client: CustomerClientDep) -> dict[str, Any]:
+async def reassign_steward(body: ReassignIn, caller: StewardActDep, client: CustomerClientDep) -> dict[str, Any]:
     """Move a departing rep's accounts to another steward."""
     reply = await client.ReassignSteward(
         customer_pb2.ReassignStewardRequest(
@@ -252,14 +255,14 @@ async def reassign_steward(body: ReassignIn, caller: StewardDep, client: Custome
 
 
 @router.get("/customer-match-rules")
-async def get_match_rules(_caller: StewardDep, client: CustomerClientDep) -> dict[str, Any]:
+async def get_match_rules(_caller: MatchRulesReadDep, client: CustomerClientDep) -> dict[str, Any]:
     """Weights, thresholds and rules in force."""
     reply = await client.GetMatchRules(customer_pb2.GetMatchRulesRequest(), timeout=CALL_DEADLINE_SECONDS)
     return _json(reply)["rules_json"]
 
 
 @router.put("/customer-match-rules")
-async def set_match_rules(body: dict[str, Any], caller: RulesAdminDep, client: CustomerClientDep) -> dict[str, Any]:
+async def set_match_rules(body: dict[str, Any], caller: MatchRulesUpdateDep, client: CustomerClientDep) -> dict[str, Any]:
     """Replace the weights, thresholds and rules."""
     reply = await client.SetMatchRules(
         customer_pb2.SetMatchRulesRequest(rules_json=json.dumps(body, ensure_ascii=False), actor_id=actor_of(caller)),
@@ -279,7 +282,7 @@ class RejectIn(RequestModel):
 @router.get("/customers/{customer_id}/change-requests")
 async def customer_change_requests(
     customer_id: CustomerIdDep,
-    _caller: CustomerReaderDep,
+    _caller: CustomerReadDep,
     client: CustomerClientDep,
     status: Annotated[str, Query(max_length=20, description="open (default), approved, rejected or all")] = "open",
 ) -> dict[str, Any]:
@@ -293,7 +296,7 @@ async def customer_change_requests(
 
 @router.get("/customer-change-requests")
 async def list_change_requests(
-    _caller: StewardDep,
+    _caller: StewardReadDep,
     client: CustomerClientDep,
     status: Annotated[str, Query(max_length=20, description="open (default), approved, rejected or all")] = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -307,7 +310,7 @@ async def list_change_requests(
 
 @router.post("/customer-change-requests/{request_id}/approve")
 async def approve_change_request(
-    request_id: ChangeRequestIdDep, body: ApproveIn, caller: CustomerWriterDep, client: CustomerClientDep
+    request_id: ChangeRequestIdDep, body: ApproveIn, caller: StewardActDep, client: CustomerClientDep
 ) -> dict[str, Any]:
     """Apply a request: only the role owning the field (403 otherwise); 409 when decided or the record changed."""
     reply = await client.ApproveChangeRequest(
@@ -321,7 +324,7 @@ async def approve_change_request(
 
 @router.post("/customer-change-requests/{request_id}/reject")
 async def reject_change_request(
-    request_id: ChangeRequestIdDep, body: RejectIn, caller: CustomerWriterDep, client: CustomerClientDep
+    request_id: ChangeRequestIdDep, body: RejectIn, caller: StewardActDep, client: CustomerClientDep
 ) -> dict[str, Any]:
     """Close a request without applying it; the reason is required and kept in the history."""
     reply = await client.RejectChangeRequest(
@@ -415,10 +418,15 @@ _DEDUP_UPLOAD_BODY = {
 }
 
 
-@router.post("/customer-dedup-jobs", status_code=202, openapi_extra=_DEDUP_UPLOAD_BODY)
+@router.post(
+    "/customer-dedup-jobs",
+    status_code=202,
+    openapi_extra=_DEDUP_UPLOAD_BODY,
+    responses={200: {"description": "A repeat of an earlier Idempotency-Key: the job it started"}},
+)
 async def start_dedup_job(
     request: Request,
-    caller: StewardDep,
+    caller: StewardActDep,
     client: CustomerClientDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
@@ -439,7 +447,7 @@ async def start_dedup_job(
 
 @router.get("/customer-dedup-jobs")
 async def list_dedup_jobs(
-    _caller: StewardDep,
+    _caller: StewardReadDep,
     client: CustomerClientDep,
     status: Annotated[str, Query(max_length=20, description="queued, running, done or failed")] = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -454,7 +462,7 @@ async def list_dedup_jobs(
 @router.get("/customer-dedup-jobs/{job_id}")
 async def get_dedup_job(
     job_id: JobIdDep,
-    _caller: StewardDep,
+    _caller: StewardReadDep,
     client: CustomerClientDep,
     cluster_limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:

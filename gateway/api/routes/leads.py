@@ -10,12 +10,15 @@ from crm.notification.v1 import notification_pb2
 from crm.pipeline.v1 import pipeline_pb2
 from gateway import convert, schemas
 from gateway.api.deps import (
-    CallerDep,
     IdempotencyKeyDep,
-    LeadActorDep,
+    LeadActDep,
     LeadClientDep,
+    LeadCreateDep,
     LeadIdDep,
+    LeadReadDep,
     NotificationClientDep,
+    NotificationReadDep,
+    OpportunityReadDep,
     PipelineClientDep,
 )
 from gateway.api.routes.routing import quarantined_capture
@@ -41,7 +44,7 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"])
 async def capture_lead(
     body: schemas.LeadIn,
     response: Response,
-    _caller: LeadActorDep,
+    _caller: LeadCreateDep,
     lead_client: LeadClientDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> schemas.CapturedLeadOut | JSONResponse:
@@ -60,7 +63,7 @@ async def capture_lead(
 
 
 @router.get("/{lead_id}", response_model=schemas.LeadOut)
-async def get_lead(lead_id: LeadIdDep, _caller: CallerDep, lead_client: LeadClientDep) -> schemas.LeadOut:
+async def get_lead(lead_id: LeadIdDep, _caller: LeadReadDep, lead_client: LeadClientDep) -> schemas.LeadOut:
     """A lead with its timeline and the id of its trace."""
     reply = await lead_client.GetLead(lead_pb2.GetLeadRequest(lead_id=lead_id), timeout=CALL_DEADLINE_SECONDS)
     return convert.lead(reply.lead)
@@ -69,7 +72,7 @@ async def get_lead(lead_id: LeadIdDep, _caller: CallerDep, lead_client: LeadClie
 @router.post("/{lead_id}/claim", response_model=schemas.LeadOut)
 async def claim_lead(
     lead_id: LeadIdDep,
-    caller: LeadActorDep,
+    caller: LeadActDep,
     lead_client: LeadClientDep,
     body: schemas.ClaimIn | None = Body(default=None),
 ) -> schemas.LeadOut:
@@ -83,7 +86,7 @@ async def claim_lead(
 
 @router.post("/{lead_id}/contacts", status_code=201, response_model=schemas.ContactOut)
 async def record_contact(
-    lead_id: LeadIdDep, body: schemas.ContactIn, caller: LeadActorDep, lead_client: LeadClientDep
+    lead_id: LeadIdDep, body: schemas.ContactIn, caller: LeadActDep, lead_client: LeadClientDep
 ) -> schemas.ContactOut:
     """Record a contact with the prospect; the first one stops the first-contact clock."""
     rep_id = acting_rep_id(caller, body.rep_id)
@@ -96,7 +99,7 @@ async def record_contact(
 
 @router.get("/{lead_id}/notifications", response_model=list[schemas.NotificationOut])
 async def list_lead_notifications(
-    lead_id: LeadIdDep, _caller: CallerDep, notification_client: NotificationClientDep
+    lead_id: LeadIdDep, _caller: NotificationReadDep, notification_client: NotificationClientDep
 ) -> list[schemas.NotificationOut]:
     """Notifications sent about a lead, with their delivery attempts."""
     reply = await notification_client.ListNotifications(
@@ -107,7 +110,7 @@ async def list_lead_notifications(
 
 @router.get("/{lead_id}/opportunities", response_model=list[schemas.OpportunityOut])
 async def list_lead_opportunities(
-    lead_id: LeadIdDep, _caller: CallerDep, pipeline_client: PipelineClientDep
+    lead_id: LeadIdDep, _caller: OpportunityReadDep, pipeline_client: PipelineClientDep
 ) -> list[schemas.OpportunityOut]:
     """Opportunities opened from a lead."""
     reply = await pipeline_client.ListOpportunities(

@@ -7,14 +7,20 @@ from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import grpc
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from crm.notification.v1 import notification_pb2
 from crm_common.errors import field_violations_of
 from gateway import convert, schemas
-from gateway.api.deps import AdminDep, CallerDep, IdempotencyKeyDep, NotificationClientDep, ReportReaderDep, allow
-from gateway.core.config import Role
+from gateway.api.deps import (
+    IdempotencyKeyDep,
+    NotificationClientDep,
+    NotificationConfigReadDep,
+    NotificationConfigUpdateDep,
+    NotificationCreateDep,
+    NotificationReadDep,
+)
 from gateway.core.errors import FieldError, Problem
 from gateway.core.peers import CALL_DEADLINE_SECONDS
 
@@ -23,7 +29,6 @@ T = TypeVar("T")
 
 NameDep = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="The name.")]
 RecipientIdDep = Annotated[str, Path(min_length=1, max_length=200, description="The recipient's id (the rep's id).")]
-SenderDep = Annotated[object, Depends(allow(Role.ADMIN, Role.SYSTEM, Role.MANAGER))]
 
 
 class ChannelIn(BaseModel):
@@ -179,14 +184,14 @@ async def _put(call: Awaitable[T], prefix: str) -> T:
 
 
 @router.get("/notification/channels", response_model=list[ChannelOut])
-async def list_channels(_caller: ReportReaderDep, client: NotificationClientDep) -> list[ChannelOut]:
+async def list_channels(_caller: NotificationConfigReadDep, client: NotificationClientDep) -> list[ChannelOut]:
     """Every configured channel (secrets appear only as references)."""
     reply = await client.ListChannels(notification_pb2.ListChannelsRequest(), timeout=CALL_DEADLINE_SECONDS)
     return [_channel(c) for c in reply.channels]
 
 
 @router.get("/notification/channels/status", response_model=list[ChannelHealthOut])
-async def channel_status(_caller: ReportReaderDep, client: NotificationClientDep) -> list[ChannelHealthOut]:
+async def channel_status(_caller: NotificationConfigReadDep, client: NotificationClientDep) -> list[ChannelHealthOut]:
     """Each channel's health as last probed: up, degraded, token time left, recent failure rate."""
     reply = await client.ListChannelHealth(notification_pb2.ListChannelHealthRequest(), timeout=CALL_DEADLINE_SECONDS)
     return [
@@ -200,14 +205,14 @@ async def channel_status(_caller: ReportReaderDep, client: NotificationClientDep
 
 
 @router.get("/notification/channels/{name}", response_model=ChannelOut)
-async def get_channel(name: NameDep, _caller: ReportReaderDep, client: NotificationClientDep) -> ChannelOut:
+async def get_channel(name: NameDep, _caller: NotificationConfigReadDep, client: NotificationClientDep) -> ChannelOut:
     """One channel."""
     reply = await client.GetChannel(notification_pb2.GetChannelRequest(name=name), timeout=CALL_DEADLINE_SECONDS)
     return _channel(reply.channel)
 
 
 @router.put("/notification/channels/{name}", response_model=ChannelOut)
-async def put_channel(name: NameDep, body: ChannelIn, _caller: AdminDep, client: NotificationClientDep) -> ChannelOut:
+async def put_channel(name: NameDep, body: ChannelIn, _caller: NotificationConfigUpdateDep, client: NotificationClientDep) -> ChannelOut:
     """Create or replace a channel; its credentials are referenced (Kubernetes Secret as env var or file)."""
     channel = notification_pb2.Channel(name=name, **body.model_dump())
     reply = await _put(
@@ -217,21 +222,21 @@ async def put_channel(name: NameDep, body: ChannelIn, _caller: AdminDep, client:
 
 
 @router.get("/notification/templates", response_model=list[TemplateOut])
-async def list_templates(_caller: ReportReaderDep, client: NotificationClientDep) -> list[TemplateOut]:
+async def list_templates(_caller: NotificationConfigReadDep, client: NotificationClientDep) -> list[TemplateOut]:
     """Saved templates (the built-in ones apply to kinds without one)."""
     reply = await client.ListTemplates(notification_pb2.ListTemplatesRequest(), timeout=CALL_DEADLINE_SECONDS)
     return [_template(t) for t in reply.templates]
 
 
 @router.get("/notification/templates/{name}", response_model=TemplateOut)
-async def get_template(name: NameDep, _caller: ReportReaderDep, client: NotificationClientDep) -> TemplateOut:
+async def get_template(name: NameDep, _caller: NotificationConfigReadDep, client: NotificationClientDep) -> TemplateOut:
     """A saved template, or the built-in one of that name."""
     reply = await client.GetTemplate(notification_pb2.GetTemplateRequest(name=name), timeout=CALL_DEADLINE_SECONDS)
     return _template(reply.template)
 
 
 @router.put("/notification/templates/{name}", response_model=TemplateOut)
-async def put_template(name: NameDep, body: TemplateIn, _caller: AdminDep, client: NotificationClientDep) -> TemplateOut:
+async def put_template(name: NameDep, body: TemplateIn, _caller: NotificationConfigUpdateDep, client: NotificationClientDep) -> TemplateOut:
     """Validate and save a template (422 names the broken field)."""
     template = notification_pb2.Template(name=name, **body.model_dump())
     reply = await _put(
@@ -241,7 +246,7 @@ async def put_template(name: NameDep, body: TemplateIn, _caller: AdminDep, clien
 
 
 @router.get("/notification/recipients/{recipient_id}", response_model=RecipientOut)
-async def get_recipient(recipient_id: RecipientIdDep, _caller: ReportReaderDep, client: NotificationClientDep) -> RecipientOut:
+async def get_recipient(recipient_id: RecipientIdDep, _caller: NotificationConfigReadDep, client: NotificationClientDep) -> RecipientOut:
     """A recipient's addresses, quiet hours and fallback chain."""
     reply = await client.GetRecipient(notification_pb2.GetRecipientRequest(id=recipient_id), timeout=CALL_DEADLINE_SECONDS)
     return _recipient(reply.recipient)
@@ -249,7 +254,7 @@ async def get_recipient(recipient_id: RecipientIdDep, _caller: ReportReaderDep, 
 
 @router.put("/notification/recipients/{recipient_id}", response_model=RecipientOut)
 async def put_recipient(
-    recipient_id: RecipientIdDep, body: RecipientIn, _caller: AdminDep, client: NotificationClientDep
+    recipient_id: RecipientIdDep, body: RecipientIn, _caller: NotificationConfigUpdateDep, client: NotificationClientDep
 ) -> RecipientOut:
     """Create or replace a recipient, keyed by the same id as the rep (or manager, operations owner)."""
     recipient = notification_pb2.Recipient(id=recipient_id, **body.model_dump())
@@ -261,7 +266,7 @@ async def put_recipient(
 
 
 @router.get("/notification/escalation-chains/{team_id}", response_model=EscalationChainOut)
-async def get_escalation_chain(team_id: RecipientIdDep, _caller: ReportReaderDep, client: NotificationClientDep) -> EscalationChainOut:
+async def get_escalation_chain(team_id: RecipientIdDep, _caller: NotificationConfigReadDep, client: NotificationClientDep) -> EscalationChainOut:
     """A team's escalation chain (the default is the recipient's manager)."""
     reply = await client.GetEscalationChain(
         notification_pb2.GetEscalationChainRequest(team_id=team_id), timeout=CALL_DEADLINE_SECONDS
@@ -271,7 +276,7 @@ async def get_escalation_chain(team_id: RecipientIdDep, _caller: ReportReaderDep
 
 @router.put("/notification/escalation-chains/{team_id}", response_model=EscalationChainOut)
 async def put_escalation_chain(
-    team_id: RecipientIdDep, body: EscalationChainIn, _caller: AdminDep, client: NotificationClientDep
+    team_id: RecipientIdDep, body: EscalationChainIn, _caller: NotificationConfigUpdateDep, client: NotificationClientDep
 ) -> EscalationChainOut:
     """Set who is told next, in order, when a lead waits too long or a notification fails for good."""
     chain = notification_pb2.EscalationChain(team_id=team_id, steps=body.steps)
@@ -284,7 +289,7 @@ async def put_escalation_chain(
 
 @router.post("/notifications", status_code=201, response_model=NotificationDetailOut)
 async def send_notification(
-    body: SendIn, idempotency_key: IdempotencyKeyDep, _caller: SenderDep, client: NotificationClientDep
+    body: SendIn, idempotency_key: IdempotencyKeyDep, _caller: NotificationCreateDep, client: NotificationClientDep
 ) -> NotificationDetailOut:
     """Ask for a notification; a repeat with the same Idempotency-Key returns the first and sends nothing."""
     if not idempotency_key:
@@ -296,7 +301,7 @@ async def send_notification(
 
 @router.get("/notifications/{notification_id}", response_model=NotificationDetailOut)
 async def get_notification(
-    notification_id: Annotated[str, Path(max_length=64)], _caller: CallerDep, client: NotificationClientDep
+    notification_id: Annotated[str, Path(max_length=64)], _caller: NotificationReadDep, client: NotificationClientDep
 ) -> NotificationDetailOut:
     """A notification's status, reason, attempts and course through the recipient's channels."""
     reply = await client.GetNotification(
@@ -307,7 +312,7 @@ async def get_notification(
 
 @router.get("/notifications", response_model=list[NotificationDetailOut])
 async def list_notifications(
-    _caller: ReportReaderDep,
+    _caller: NotificationReadDep,
     client: NotificationClientDep,
     recipient_id: Annotated[str | None, Query(max_length=200)] = None,
     lead_id: Annotated[str | None, Query(max_length=200)] = None,

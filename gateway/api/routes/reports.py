@@ -8,7 +8,10 @@ from fastapi import APIRouter, Query
 
 from crm.reporting.v1 import reporting_pb2
 from gateway import convert, schemas
-from gateway.api.deps import ReportingClientDep, ReportReaderDep
+from gateway.api.deps import (
+    ReportingClientDep,
+    ReportReadDep,
+)
 from gateway.core.errors import FieldError, Problem
 from gateway.core.peers import CALL_DEADLINE_SECONDS
 
@@ -17,7 +20,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 @router.get("/lead-response", response_model=schemas.LeadResponseReportOut)
 async def lead_response_report(
-    _caller: ReportReaderDep,
+    _caller: ReportReadDep,
     reporting_client: ReportingClientDep,
     captured_from: Annotated[schemas.Instant | None, Query(description="RFC 3339; leads captured at or after")] = None,
     captured_to: Annotated[schemas.Instant | None, Query(description="RFC 3339; leads captured before")] = None,

@@ -12,7 +12,14 @@ from pydantic import Field
 
 from crm.lead.v1 import lead_pb2
 from gateway import convert, schemas
-from gateway.api.deps import AdminDep, LeadClientDep, RepIdDep, TeamReaderDep
+from gateway.api.deps import (
+    LeadClientDep,
+    RepIdDep,
+    RepReadDep,
+    RepUpdateDep,
+    TeamReadDep,
+    TeamUpdateDep,
+)
 from gateway.core.errors import Problem
 from gateway.core.peers import CALL_DEADLINE_SECONDS
 from gateway.schemas import RequestModel, Short
@@ -104,14 +111,14 @@ def _rep_detail(rep: lead_pb2.Rep) -> RepDetailOut:
 
 
 @router.post("/teams", status_code=201, response_model=TeamDetailOut)
-async def create_team(body: schemas.TeamIn, _caller: AdminDep, lead_client: LeadClientDep) -> TeamDetailOut:
+async def create_team(body: schemas.TeamIn, _caller: TeamUpdateDep, lead_client: LeadClientDep) -> TeamDetailOut:
     """Add a sales team (no manager, calendar or territories yet: PATCH sets them)."""
     reply = await lead_client.CreateTeam(lead_pb2.CreateTeamRequest(name=body.name), timeout=CALL_DEADLINE_SECONDS)
     return _team_detail(reply.team)
 
 
 @router.get("/teams", response_model=list[TeamDetailOut])
-async def list_teams(_caller: TeamReaderDep, lead_client: LeadClientDep) -> list[TeamDetailOut]:
+async def list_teams(_caller: TeamReadDep, lead_client: LeadClientDep) -> list[TeamDetailOut]:
     """Every sales team, with its manager, work calendar and territories."""
     reply = await lead_client.ListTeams(lead_pb2.ListTeamsRequest(), timeout=CALL_DEADLINE_SECONDS)
     return [_team_detail(t) for t in reply.teams]
@@ -119,7 +126,7 @@ async def list_teams(_caller: TeamReaderDep, lead_client: LeadClientDep) -> list
 
 @router.patch("/teams/{team_id}", response_model=TeamDetailOut)
 async def update_team(
-    team_id: TeamIdDep, body: TeamPatch, _caller: AdminDep, lead_client: LeadClientDep
+    team_id: TeamIdDep, body: TeamPatch, _caller: TeamUpdateDep, lead_client: LeadClientDep
 ) -> TeamDetailOut:
     """Set a team's manager, work calendar (holidays, make-up days) or territories; fields left out stay."""
     request = lead_pb2.UpdateTeamRequest(team_id=team_id)
@@ -139,7 +146,7 @@ async def update_team(
 
 
 @router.patch("/reps/{rep_id}", response_model=RepDetailOut)
-async def update_rep(rep_id: RepIdDep, body: RepPatch, _caller: AdminDep, lead_client: LeadClientDep) -> RepDetailOut:
+async def update_rep(rep_id: RepIdDep, body: RepPatch, _caller: RepUpdateDep, lead_client: LeadClientDep) -> RepDetailOut:
     """Change a rep's capacity, weight, skills, leave, holding limit or team (fields left out stay)."""
     request = lead_pb2.UpdateRepRequest(rep_id=rep_id)
     for name in ("capacity", "weight", "holding_limit", "on_leave", "team_id"):
@@ -156,7 +163,7 @@ async def update_rep(rep_id: RepIdDep, body: RepPatch, _caller: AdminDep, lead_c
 
 
 @router.post("/reps", status_code=201, response_model=schemas.RepOut)
-async def create_rep(body: schemas.RepIn, _caller: AdminDep, lead_client: LeadClientDep) -> schemas.RepOut:
+async def create_rep(body: schemas.RepIn, _caller: RepUpdateDep, lead_client: LeadClientDep) -> schemas.RepOut:
     """Add a sales rep to a team."""
     reply = await lead_client.CreateRep(
         lead_pb2.CreateRepRequest(name=body.name, team_id=body.team_id, email=body.email or ""),
@@ -167,7 +174,7 @@ async def create_rep(body: schemas.RepIn, _caller: AdminDep, lead_client: LeadCl
 
 @router.get("/reps", response_model=list[RepDetailOut])
 async def list_reps(
-    _caller: TeamReaderDep,
+    _caller: RepReadDep,
     lead_client: LeadClientDep,
     team_id: Annotated[str | None, Query(max_length=200, description="Only the reps of this team")] = None,
 ) -> list[schemas.RepOut]:
@@ -188,7 +195,7 @@ async def _set_active(lead_client: LeadClientDep, rep_id: str, active: bool) -> 
 @router.post("/reps/{rep_id}/deactivate", response_model=DeactivatedRepOut)
 async def deactivate_rep(
     rep_id: RepIdDep,
-    _caller: AdminDep,
+    _caller: RepUpdateDep,
     lead_client: LeadClientDep,
     body: DeactivateIn | None = Body(default=None),
 ) -> DeactivatedRepOut:
@@ -203,6 +210,6 @@ async def deactivate_rep(
 
 
 @router.post("/reps/{rep_id}/activate", response_model=schemas.RepOut)
-async def activate_rep(rep_id: RepIdDep, _caller: AdminDep, lead_client: LeadClientDep) -> schemas.RepOut:
+async def activate_rep(rep_id: RepIdDep, _caller: RepUpdateDep, lead_client: LeadClientDep) -> schemas.RepOut:
     """Route leads to a rep again."""
     return await _set_active(lead_client, rep_id, True)

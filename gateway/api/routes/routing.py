@@ -5,21 +5,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 
 from crm.lead.v1 import lead_pb2
 from gateway import convert, schemas
-from gateway.api.deps import AdminDep, CallerDep, LeadActorDep, LeadClientDep, LeadIdDep, TeamReaderDep, allow
-from gateway.core.config import Role
+from gateway.api.deps import (
+    LeadClientDep,
+    LeadIdDep,
+    LeadReadDep,
+    LeadUpdateDep,
+    PoolActDep,
+    PoolReadDep,
+    QuarantineActDep,
+    QuarantineReadDep,
+    RoutingDraftDep,
+    RoutingReadDep,
+    RoutingUpdateDep,
+)
 from gateway.core.peers import CALL_DEADLINE_SECONDS
-from gateway.core.security import Caller, acting_rep_id
+from gateway.core.security import acting_rep_id
 from gateway.schemas import RequestModel, Short
 
 router = APIRouter(prefix="/v1", tags=["routing"])
 
-RuleEditorDep = Annotated[Caller, Depends(allow(Role.ADMIN, Role.MANAGER))]
 Strategy = Literal["round_robin", "least_open", "skills_match"]
 STRATEGY_ENUM = {
     "round_robin": lead_pb2.ROUTING_STRATEGY_ROUND_ROBIN,
@@ -223,14 +233,14 @@ def _problems(problems: object) -> list[ProblemOut]:
 
 
 @router.get("/routing/rules", response_model=RuleSetOut)
-async def get_rules(_caller: TeamReaderDep, lead_client: LeadClientDep) -> RuleSetOut:
+async def get_rules(_caller: RoutingReadDep, lead_client: LeadClientDep) -> RuleSetOut:
     """The live rule set and its version."""
     reply = await lead_client.ListRoutingRules(lead_pb2.ListRoutingRulesRequest(), timeout=CALL_DEADLINE_SECONDS)
     return RuleSetOut(version=reply.version, rules=[rule_out(r) for r in reply.rules])
 
 
 @router.put("/routing/rules", response_model=RuleSetOut)
-async def publish_rules(body: RuleSetIn, caller: AdminDep, lead_client: LeadClientDep) -> RuleSetOut:
+async def publish_rules(body: RuleSetIn, caller: RoutingUpdateDep, lead_client: LeadClientDep) -> RuleSetOut:
     """Validate a whole rule set and make it the live version (422 names every problem)."""
     reply = await lead_client.PublishRoutingRules(
         lead_pb2.PublishRoutingRulesRequest(
@@ -244,7 +254,7 @@ async def publish_rules(body: RuleSetIn, caller: AdminDep, lead_client: LeadClie
 
 
 @router.post("/routing/rules/validate", response_model=ValidationOut)
-async def validate_rules(body: DraftIn, _caller: RuleEditorDep, lead_client: LeadClientDep) -> ValidationOut:
+async def validate_rules(body: DraftIn, _caller: RoutingDraftDep, lead_client: LeadClientDep) -> ValidationOut:
     """What would stop a draft rule set from being published."""
     reply = await lead_client.ValidateRoutingRules(
         lead_pb2.ValidateRoutingRulesRequest(rules=[rule_proto(r) for r in body.rules]), timeout=CALL_DEADLINE_SECONDS
@@ -253,7 +263,7 @@ async def validate_rules(body: DraftIn, _caller: RuleEditorDep, lead_client: Lea
 
 
 @router.post("/routing/dry-run", response_model=DryRunOut)
-async def dry_run(body: DryRunIn, _caller: RuleEditorDep, lead_client: LeadClientDep) -> DryRunOut:
+async def dry_run(body: DryRunIn, _caller: RoutingDraftDep, lead_client: LeadClientDep) -> DryRunOut:
     """Where recent (or posted) leads would go under a draft rule set, and the load per rep; stores nothing."""
     reply = await lead_client.DryRunRouting(
         lead_pb2.DryRunRoutingRequest(
@@ -282,7 +292,7 @@ async def dry_run(body: DryRunIn, _caller: RuleEditorDep, lead_client: LeadClien
 
 
 @router.get("/leads/{lead_id}/routing", response_model=RoutingOut, tags=["leads"])
-async def explain_routing(lead_id: LeadIdDep, _caller: CallerDep, lead_client: LeadClientDep) -> RoutingOut:
+async def explain_routing(lead_id: LeadIdDep, _caller: LeadReadDep, lead_client: LeadClientDep) -> RoutingOut:
     """Which rule matched, who was eligible and why others were not, which strategy picked the assignee."""
     lead = (await lead_client.GetLead(lead_pb2.GetLeadRequest(lead_id=lead_id), timeout=CALL_DEADLINE_SECONDS)).lead
     reply = await lead_client.ExplainRouting(
@@ -322,7 +332,7 @@ async def explain_routing(lead_id: LeadIdDep, _caller: CallerDep, lead_client: L
 
 @router.post("/leads/{lead_id}/reassign", response_model=schemas.LeadOut, tags=["leads"])
 async def reassign(
-    lead_id: LeadIdDep, body: ReassignIn, _caller: RuleEditorDep, lead_client: LeadClientDep
+    lead_id: LeadIdDep, body: ReassignIn, _caller: LeadUpdateDep, lead_client: LeadClientDep
 ) -> schemas.LeadOut:
     """Move a lead to another rep by hand; the move is recorded and both reps' manager is told."""
     reply = await lead_client.ReassignLead(
@@ -333,7 +343,7 @@ async def reassign(
 
 
 @router.get("/pool", response_model=list[PooledLeadOut], tags=["pool"])
-async def list_pool(_caller: LeadActorDep, lead_client: LeadClientDep) -> list[PooledLeadOut]:
+async def list_pool(_caller: PoolReadDep, lead_client: LeadClientDep) -> list[PooledLeadOut]:
     """Leads in the public pool, best score first; contact details stay masked until claimed."""
     reply = await lead_client.ListPool(lead_pb2.ListPoolRequest(), timeout=CALL_DEADLINE_SECONDS)
     return [
@@ -356,7 +366,7 @@ async def list_pool(_caller: LeadActorDep, lead_client: LeadClientDep) -> list[P
 @router.post("/pool/{lead_id}/claim", response_model=schemas.LeadOut, tags=["pool"])
 async def claim_from_pool(
     lead_id: LeadIdDep,
-    caller: LeadActorDep,
+    caller: PoolActDep,
     lead_client: LeadClientDep,
     body: PoolClaimIn | None = Body(default=None),
 ) -> schemas.LeadOut:
@@ -381,7 +391,7 @@ def _quarantined(q: lead_pb2.QuarantinedSubmission) -> QuarantinedOut:
 
 @router.get("/quarantine", response_model=list[QuarantinedOut], tags=["quarantine"])
 async def list_quarantine(
-    _caller: RuleEditorDep,
+    _caller: QuarantineReadDep,
     lead_client: LeadClientDep,
     all_: Annotated[bool, Query(alias="all", description="Released ones too")] = False,
 ) -> list[QuarantinedOut]:
@@ -392,7 +402,7 @@ async def list_quarantine(
 
 @router.post("/quarantine/{quarantine_id}/release", response_model=schemas.LeadOut, tags=["quarantine"])
 async def release_quarantined(
-    quarantine_id: Annotated[str, Path(max_length=64)], _caller: AdminDep, lead_client: LeadClientDep
+    quarantine_id: Annotated[str, Path(max_length=64)], _caller: QuarantineActDep, lead_client: LeadClientDep
 ) -> schemas.LeadOut:
     """An operator vouches for a quarantined submission: it becomes a lead and is routed."""
     reply = await lead_client.ReleaseQuarantined(

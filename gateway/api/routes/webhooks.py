@@ -9,7 +9,11 @@ from google.protobuf import struct_pb2
 
 from crm.integration.v1 import integration_pb2
 from gateway import convert, schemas
-from gateway.api.deps import IdempotencyKeyDep, IntegrationClientDep, WebhookSenderDep
+from gateway.api.deps import (
+    IdempotencyKeyDep,
+    IntegrationClientDep,
+    WebhookSendDep,
+)
 from gateway.core.errors import FieldError, Problem
 from gateway.core.peers import CALL_DEADLINE_SECONDS
 
@@ -37,7 +41,7 @@ async def receive_webhook(
     source: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="The sending system.")],
     payload: Annotated[dict[str, Any], Body(description="The webhook's JSON object, as the source sent it.")],
     response: Response,
-    _caller: WebhookSenderDep,
+    _caller: WebhookSendDep,
     integration_client: IntegrationClientDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> schemas.WebhookReceiptOut:

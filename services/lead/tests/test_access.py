@@ -103,11 +103,12 @@ async def test_a_pooled_lead_does_not_lead_to_its_customer(runtime) -> None:
             .where(leads.c.id == lead.id)
             .values(status="pool", assignee_id=None, customer_id="6f1c1f55-6f0e-4b7e-9a59-1b7a3c1f0a11")
         )
-    with acting_as(_as(Role.SYSTEM)):
-        pooled = await _get(s, lead.id)
-    assert pooled.input.phone == "+86138****5670" and pooled.customer_id == ""
-    with acting_as(_as(Role.ADMIN)):
-        assert (await _get(s, lead.id)).customer_id
+    for role in (Role.ADMIN, Role.SYSTEM, Role.MANAGER, Role.SALES_REP):
+        with acting_as(_as(role, rep_id="any-rep" if role is Role.SALES_REP else None)):
+            pooled = await _get(s, lead.id)
+        assert pooled.input.phone == "+86138****5670" and pooled.customer_id == "", role
+    with acting_as(_as(Role.VIEWER)), pytest.raises(NotFound):
+        await _get(s, lead.id)
 
 
 async def test_reads_of_personal_data_are_audited(runtime) -> None:
