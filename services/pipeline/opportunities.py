@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -122,7 +123,12 @@ async def _locked(conn: AsyncConnection, opportunity_id: uuid.UUID, principal: P
     return row
 
 
-async def _restart_clock(conn: AsyncConnection, deps: Deps, row: Row) -> dict[str, Any]:
+def _with(row: Row, **changes: Any) -> Any:
+    """The row as it will be after changes (for computing its clock before writing them)."""
+    return SimpleNamespace(**(dict(row._mapping) | changes))
+
+
+async def _restart_clock(conn: AsyncConnection, deps: Deps, row: Any) -> dict[str, Any]:
     """The stall clock's columns for the opportunity as it now is (a changed sub-state or next step restarts it)."""
     if row.status != "open":
         return {"stall_due_at": None, "stall_kind": "", "stall_level": 0}
@@ -174,7 +180,7 @@ async def update(
     if version and row.version != version:
         raise Conflict(f"the opportunity is at version {row.version}, not {version}: read it again")
     if "next_step_at" in values:
-        values |= await _restart_clock(conn, deps, row._replace(next_step_at=values["next_step_at"]))
+        values |= await _restart_clock(conn, deps, _with(row, next_step_at=values["next_step_at"]))
     updated = await stages_repo.bump(conn, opportunity_id=row.id, version=row.version, values=values)
     assert updated is not None  # the row is locked
     return updated
@@ -195,7 +201,7 @@ async def set_sub_state(
     now, by = deps.now(), access.actor(principal)
     since = row.sub_state_entered_at or row.stage_entered_at
     await stages_repo.add_sub_state(conn, opportunity_id=row.id, stage=row.stage, sub_state=sub_state, at=now, by=by)
-    moved = row._replace(sub_state=sub_state, sub_state_entered_at=now, stalled=False)
+    moved = _with(row, sub_state=sub_state, sub_state_entered_at=now, stalled=False)
     values = {"sub_state": sub_state, "sub_state_entered_at": now, "stalled": False} | await _restart_clock(conn, deps, moved)
     updated = await stages_repo.bump(conn, opportunity_id=row.id, version=row.version, values=values)
     await deps.runtime.stage(
