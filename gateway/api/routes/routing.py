@@ -50,8 +50,8 @@ class RuleIn(RequestModel):
         description="Lead field -> values it must equal one of: province, region, city, industry, "
         "product_interest, channel, customer_id, customer_tier, has_owner (true/false)",
     )
-    min_score: int = Field(default=0, ge=0, description="0: no lower bound")
-    max_score: int = Field(default=0, ge=0, description="0: no upper bound")
+    min_score: int = Field(default=0, ge=0, le=1_000_000, description="0: no lower bound")
+    max_score: int = Field(default=0, ge=0, le=1_000_000, description="0: no upper bound")
     team_id: Short | None = None
     overflow_team_id: Short | None = Field(default=None, description="Tried when nobody in team_id is eligible")
     to_pool: bool = False
@@ -80,7 +80,7 @@ class RuleSetOut(BaseModel):
 
 class RuleSetIn(RequestModel):
     rules: list[RuleIn] = Field(max_length=500)
-    expected_version: int | None = Field(default=None, ge=1, description="Refuse if the live version moved on")
+    expected_version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Refuse if the live version moved on")
 
 
 class DraftIn(RequestModel):
