@@ -10,6 +10,7 @@ from opentelemetry.trace import TracerProvider
 from starlette.types import Scope
 
 from gateway.api.main import API_ROUTERS
+from gateway.api.routes.opportunities import upload_limit
 from gateway.core.config import GatewaySettings
 from gateway.core.errors import document_problems, install_error_handlers
 from gateway.core.input import RefuseUnstorableInput, json_only_operations
@@ -67,7 +68,10 @@ def create_app(settings: GatewaySettings, *, tracer_provider: TracerProvider | N
     # caller's body is read and checked for what no service could store.
     app.add_middleware(RefuseUnstorableInput, templates=templates, json_only=lambda: json_only_operations(app.openapi()))
     app.add_middleware(RequireApiKey, keyring=app.state.keyring)
-    app.add_middleware(LimitRequestBody, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        LimitRequestBody, max_bytes=settings.max_body_bytes,
+        route_limit=upload_limit(settings.opportunity_file_max_bytes),
+    )
     app.add_middleware(RecordRequestMetrics, templates=templates)
     return app
 

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.api.routes import contacts, customers, health, leads, reports, reps, routing, webhooks
+from gateway.api.routes import (
+    approvals,
+    contacts,
+    customers,
+    forecast,
+    health,
+    leads,
+    opportunities,
+    pipelines,
+    reports,
+    reps,
+    routing,
+    webhooks,
+)
 from gateway.api.routes import notifications as notification_admin
 
 # Included into the app one by one, not through one umbrella router: FastAPI matches every level of included
@@ -19,4 +32,8 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     notification_admin.router,
     customers.router,
     contacts.router,
+    pipelines.router,
+    opportunities.router,
+    approvals.router,
+    forecast.router,
 )

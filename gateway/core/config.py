@@ -53,6 +53,8 @@ class GatewaySettings(ServiceSettings, PeerAddresses):
         default=(), description='JSON list of {"key_sha256", "role", "rep_id"?, "name"?}'
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    # The opportunity file route's own body limit (evidence documents such as quotes), above the edge's.
+    opportunity_file_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     docs_enabled: bool | None = Field(default=None, description="Serve /docs and /redoc (unset: on outside production)")
     # The company's identity provider (OpenID Connect): bearer JWTs it signs are accepted beside API keys.
     oidc_issuer: str = Field(default="", description="The `iss` of the provider's tokens")

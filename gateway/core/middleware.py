@@ -38,13 +38,19 @@ def _declared_length(scope: Scope) -> int | None:
 class LimitRequestBody:
     """413 for a body over the limit: by its Content-Length up front, or by counting a chunked stream."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, route_limit: Callable[[str], int | None] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # A route with a body limit of its own (the opportunity file upload): path -> its limit, or None.
+        self.route_limit = route_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        own = self.route_limit(scope.get("path", "")) if self.route_limit is not None else None
+        if own is not None:
+            await LimitRequestBody(self.app, own)(scope, receive, send)
             return
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_bytes:
