@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import nats
 from fastapi import FastAPI
 from nats.aio.client import RawCredentials
-from nats.js.api import KeyValueConfig
+from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -39,6 +39,8 @@ _UNITS = {"s": 1, "second": 1, "m": 60, "minute": 60, "h": 3600, "hour": 3600, "
 WEBHOOK_PREFIX = "/v1/webhooks/"
 # Compare-and-set rounds before a request on a key that busy is refused (it is far over any sane limit then).
 CAS_ATTEMPTS = 8
+# Keys whose last written state a replica remembers (a bound on memory, not a cache that must be exact).
+MAX_KNOWN_KEYS = 100_000
 # After the store failed, requests skip it (and pass) for this long instead of each waiting for the timeout.
 STORE_BACKOFF_SECONDS = 5.0
 
@@ -154,6 +156,10 @@ class KvStore:
         self._bucket, self._ttl, self._credentials = bucket, ttl, credentials
         self._nc: Any = None
         self._kv: KeyValue | None = None
+        self._queues: dict[str, list[tuple[float, asyncio.Future[float]]]] = {}
+        self._runners: set[asyncio.Task[None]] = set()
+        self._draining: set[str] = set()
+        self._known: dict[str, tuple[float | None, int | None]] = {}
 
     async def open(self) -> None:
         """Connect (retrying until NATS answers) and find or create the bucket."""
@@ -170,32 +176,88 @@ class KvStore:
         try:
             self._kv = await js.key_value(self._bucket)
         except BucketNotFoundError:
-            # Replicas creating it at once is fine: the same configuration is accepted twice.
-            self._kv = await js.create_key_value(KeyValueConfig(bucket=self._bucket, history=1, ttl=self._ttl))
+            # Replicas creating it at once is fine: the same configuration is accepted twice. In memory: counts are
+            # worth less than a disk write per request, and a NATS restart forgetting them only resets the limits.
+            config = KeyValueConfig(bucket=self._bucket, history=1, ttl=self._ttl, storage=StorageType.MEMORY)
+            self._kv = await js.create_key_value(config)
 
     async def take(self, key: str, rate: Rate, now: float) -> float:
+        # Requests on one key wait for the write in flight and then go as one batch, so that this replica makes one
+        # compare-and-set per key at a time: concurrent requests of a busy caller would otherwise keep losing it.
+        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(key, []).append((now, waiter))
+        if key not in self._draining:
+            self._draining.add(key)
+            self._runners.add(task := asyncio.create_task(self._drain(key, rate)))
+            task.add_done_callback(self._runners.discard)
+        return await waiter
+
+    async def _drain(self, key: str, rate: Rate) -> None:
+        """Count the key's waiting requests, batch after batch, until none waits (the key's only drain)."""
+        try:
+            await self._drain_batches(key, rate)
+        finally:
+            self._draining.discard(key)
+            for _, waiter in self._queues.pop(key, []):  # only if cancelled: a finished drain left none waiting
+                waiter.cancel()
+
+    async def _drain_batches(self, key: str, rate: Rate) -> None:
+        while batch := self._queues.get(key, []):
+            self._queues[key] = []
+            try:
+                waits = await self._take_batch(key, rate, [now for now, _ in batch])
+            except asyncio.CancelledError:
+                for _, waiter in batch:
+                    waiter.cancel()
+                raise
+            except Exception as err:
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(err)
+                continue
+            for (_, waiter), wait in zip(batch, waits, strict=True):
+                if not waiter.done():  # its request gave up waiting
+                    waiter.set_result(wait)
+
+    async def _take_batch(self, key: str, rate: Rate, arrivals: list[float]) -> list[float]:
+        """Count requests (their arrival times) on a key with one compare-and-set; the wait of each."""
         kv = self._kv
         assert kv is not None, "take() before open()"
+        # What this replica wrote last: tried first (one round trip), read again only when another replica wrote.
+        # An arrival time only grows, so a refusal on the remembered one is a refusal on the current one.
+        known = self._known.get(key)
         for _ in range(CAS_ATTEMPTS):
-            try:
-                entry = await kv.get(key)
-                tat, revision = float(entry.value or b"0"), entry.revision
-            except (KeyNotFoundError, KeyDeletedError):
-                tat, revision = None, None
-            new_tat, wait = gcra(tat, now, rate)
-            if wait:
-                return wait
+            if known is None:
+                try:
+                    entry = await kv.get(key)
+                    known = (float(entry.value or b"0"), entry.revision)
+                except (KeyNotFoundError, KeyDeletedError):
+                    known = (None, None)
+            tat, revision = known
+            start, waits = tat, []
+            for now in arrivals:
+                new_tat, wait = gcra(tat, now, rate)
+                tat = tat if wait else new_tat
+                waits.append(wait)
+            if tat == start:
+                return waits
             try:
                 if revision is None:
-                    await kv.create(key, repr(new_tat).encode())
+                    written = await kv.create(key, repr(tat).encode())
                 else:
-                    await kv.update(key, repr(new_tat).encode(), last=revision)
-                return 0.0
+                    written = await kv.update(key, repr(tat).encode(), last=revision)
             except KeyWrongLastSequenceError:
-                continue  # another replica counted a request on this key meanwhile: read it again
-        return rate.interval
+                known = None  # another replica counted requests on this key meanwhile: read it again
+                continue
+            if len(self._known) > MAX_KNOWN_KEYS:
+                self._known.clear()
+            self._known[key] = (tat, written)
+            return waits
+        return [rate.interval] * len(arrivals)
 
     async def close(self) -> None:
+        for runner in list(self._runners):
+            runner.cancel()
         if self._nc is not None:
             await self._nc.close()
         self._nc, self._kv = None, None

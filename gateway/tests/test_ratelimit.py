@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -73,6 +75,12 @@ async def test_an_api_keys_limit_holds_across_two_replicas(nats_server, replicas
     assert (await b.get("/v1/teams", headers=auth(Role.ADMIN))).status_code == 429
     # Another key is another caller.
     assert (await b.get("/v1/teams", headers=auth(Role.MANAGER))).status_code == 200
+
+
+async def test_concurrent_requests_of_one_key_on_two_replicas_admit_exactly_its_burst(nats_server, replicas) -> None:
+    a, b = await replicas(nats_server.url, 2, per_api_key="10/hour")
+    answers = await asyncio.gather(*(c.get("/v1/teams", headers=auth(Role.ADMIN)) for c in [a, b] * 12))
+    assert Counter(r.status_code for r in answers) == {200: 10, 429: 14}
 
 
 async def test_a_webhook_sources_limit_holds_whatever_key_sends_it(nats_server, replicas) -> None:
