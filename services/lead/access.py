@@ -83,3 +83,16 @@ def acting_rep(principal: Principal, requested: str) -> None:
     who = effective(principal)
     if who.role is Role.SALES_REP and requested != who.rep_id:
         raise PermissionDenied("a sales rep acts only as itself")
+
+
+def team_reps(reps: list[lead_pb2.Rep]) -> list[lead_pb2.Rep]:
+    """The reps the caller may list: a manager only its teams' (with their e-mail), others as the matrix says."""
+    principal = caller()
+    return [r for r in reps if decide(principal, Resource.REP, Action.READ, owner=Owner.of(teams=[r.team_id])).allowed]
+
+
+async def quarantine_read(runtime: Runtime, submissions: list[lead_pb2.QuarantinedSubmission]) -> None:
+    """Held submissions carry the raw phone and e-mail: the read is audited."""
+    for held in submissions:
+        fields = [f for f in PERSONAL if getattr(held.input, f)]
+        await audit.record_read(runtime, caller(), resource="quarantine", record_ids=[held.id], fields=fields)

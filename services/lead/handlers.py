@@ -214,7 +214,8 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
             loads = {
                 r.id: r.open_leads for r in await repo.reps_with_load(conn, team_ids=[team_id] if team_id else None)
             }
-        return lead_pb2.ListRepsResponse(reps=[rep_message(r, loads.get(r.id, 0)) for r in rows])
+        reps = access.team_reps([rep_message(r, loads.get(r.id, 0)) for r in rows])
+        return lead_pb2.ListRepsResponse(reps=reps)
 
     async def SetRepActive(self, request: lead_pb2.SetRepActiveRequest, context: grpc.aio.ServicerContext) -> Any:
         rep_id = repo.parse_id(request.rep_id)
@@ -340,7 +341,9 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
     async def ListQuarantine(self, request: lead_pb2.ListQuarantineRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self.runtime.db.connect() as conn:
             rows = await repo.list_quarantine(conn, held_only=not request.all)
-        return lead_pb2.ListQuarantineResponse(submissions=[quarantine_message(r) for r in rows])
+        submissions = [quarantine_message(r) for r in rows]
+        await access.quarantine_read(self.runtime, submissions)
+        return lead_pb2.ListQuarantineResponse(submissions=submissions)
 
     async def ReleaseQuarantined(
         self, request: lead_pb2.ReleaseQuarantinedRequest, context: grpc.aio.ServicerContext

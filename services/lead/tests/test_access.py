@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import update
 
@@ -124,3 +126,15 @@ async def test_reads_of_personal_data_are_audited(runtime) -> None:
     mine = [e for e in entries if e.record_id == lead.id]
     assert [(e.subject, e.role, e.fields) for e in mine] == [(rep.subject, "sales_rep", ("phone",))]
     assert verify(entries) == []
+
+
+async def test_a_manager_lists_only_its_teams_reps(runtime) -> None:
+    s = LeadServicer(runtime)
+    team, reps = await _team_with_reps(s, 2)
+    other_team = (await s.CreateTeam(lead_pb2.CreateTeamRequest(name=f"West-{uuid.uuid4().hex[:6]}"), None)).team.id
+    await s.CreateRep(lead_pb2.CreateRepRequest(name="elsewhere", team_id=other_team), None)
+    with acting_as(_as(Role.MANAGER, teams=(team,))):
+        listed = (await s.ListReps(lead_pb2.ListRepsRequest(), None)).reps
+    assert {r.id for r in listed} == set(reps)
+    with acting_as(_as(Role.ADMIN)):
+        assert len((await s.ListReps(lead_pb2.ListRepsRequest(), None)).reps) > len(reps)
