@@ -10,7 +10,7 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
-from crm_common.audit import STREAM, AccessAudit, read_chain, verify
+from crm_common.audit import STREAM, AccessAudit, chains, read_chain, verify, verify_stream
 from crm_common.errors import Unavailable
 from crm_common.identity import Principal, Role, service_principal
 from tools.devstack.infra import NatsServer
@@ -81,3 +81,13 @@ async def test_a_read_fails_closed_when_the_audit_cannot_record(fresh_nats: Nats
     await nc.close()
     with pytest.raises(Unavailable):
         await audit.record(REP, resource="lead", record_id="L1", fields=["phone"])
+
+
+async def test_the_whole_audit_verifies_chain_by_chain(js: JetStreamContext) -> None:
+    first, second = AccessAudit(js, "lead"), AccessAudit(js, "customer-master")
+    await first.record(REP, resource="lead", record_id="L1", fields=["phone"])
+    await second.record(VIEWER, resource="customer", record_id="C1", fields=["email"])
+    await first.record(REP, resource="lead", record_id="L2", fields=["email"])
+    assert set(await chains(js)) >= {first.chain, second.chain}
+    report = await verify_stream(js)
+    assert report[first.chain] == [] and report[second.chain] == []
