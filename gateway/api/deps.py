@@ -14,7 +14,6 @@ from crm.notification.v1 import notification_pb2_grpc
 from crm.pipeline.v1 import pipeline_pb2_grpc
 from crm.reporting.v1 import reporting_pb2_grpc
 from crm_common.access import Action, Resource, allowed_roles
-from gateway.core.config import Role
 from gateway.core.errors import Problem
 from gateway.core.peers import Peers
 from gateway.core.security import UNAUTHENTICATED_HEADERS, Caller, forbidden
@@ -54,7 +53,7 @@ def permit(resource: Resource, action: Action) -> Callable[[Request], Awaitable[
             raise forbidden(f"the {caller.role} role may not {action.value} {resource.value}")
         return caller
 
-    # Read by the generated access test and the OpenAPI: which matrix cell this route is.
+    # Which cell of the matrix this route is (the generated access test finds every route's).
     check.access = (resource, action)  # type: ignore[attr-defined]
     return check
 
@@ -91,20 +90,6 @@ NotificationConfigUpdateDep = Annotated[Caller, Depends(permit(R.NOTIFICATION_CO
 OpportunityReadDep = Annotated[Caller, Depends(permit(R.OPPORTUNITY, A.READ))]
 ReportReadDep = Annotated[Caller, Depends(permit(R.REPORT, A.READ))]
 WebhookSendDep = Annotated[Caller, Depends(permit(R.WEBHOOK, A.CREATE))]
-
-
-def allow(*roles: Role) -> Callable[[Request], Awaitable[Caller]]:
-    """A dependency that lets through only callers with one of these roles."""
-
-    async def check(request: Request) -> Caller:
-        caller = _caller_of(request)
-        if caller.role not in roles:
-            raise forbidden(f"the {caller.role} role may not do this")
-        return caller
-
-    return check
-
-
 
 
 def _peers_of(request: Request) -> Peers:
