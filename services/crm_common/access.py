@@ -46,6 +46,9 @@ class Resource(StrEnum):
     FORECAST = "forecast"
     REPORT = "report"
     WEBHOOK = "webhook"
+    INTEGRATION = "integration"
+    SUBSCRIPTION = "subscription"
+    DEPENDENCY = "dependency"
 
 
 class Action(StrEnum):
@@ -111,6 +114,13 @@ MATRIX: dict[tuple[Resource, Action], dict[Role, Scope]] = {
     (Resource.FORECAST, Action.READ): _row(A, A, T, OW, F, N),
     (Resource.REPORT, Action.READ): _row(A, A, A, N, A, N),
     (Resource.WEBHOOK, Action.CREATE): _row(A, A, N, N, N, N),
+    (Resource.INTEGRATION, Action.READ): _row(A, A, N, N, N, N),
+    (Resource.INTEGRATION, Action.UPDATE): _row(A, N, N, N, N, N),
+    (Resource.SUBSCRIPTION, Action.CREATE): _row(A, A, N, N, N, N),
+    (Resource.SUBSCRIPTION, Action.READ): _row(A, A, N, N, N, N),
+    (Resource.SUBSCRIPTION, Action.ACT): _row(A, A, N, N, N, N),
+    (Resource.DEPENDENCY, Action.READ): _row(A, A, A, N, A, N),
+    (Resource.DEPENDENCY, Action.UPDATE): _row(A, N, N, N, N, N),
 }
 
 # Personal data: what FIGURES hides, and what the access audit records a read of.

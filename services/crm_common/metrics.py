@@ -75,6 +75,9 @@ PIPELINE_STALL_LATENESS = Histogram(
 WEBHOOKS_RECEIVED = Counter(
     "crm_webhooks_received_total", "Inbound webhooks, by source and outcome.", ["source", "outcome"]
 )
+WEBHOOK_DELIVERIES = Counter(
+    "crm_webhook_deliveries_total", "Outbound webhook delivery attempts, by outcome.", ["outcome"]
+)
 
 
 # Lead routing clocks (lead service): what is waiting, for how long, and what the clocks did.

@@ -15,6 +15,8 @@ from crm_common.errors import FieldViolation, InvalidArgument, Unavailable, fiel
 from crm_common.metrics import WEBHOOKS_RECEIVED, bounded_label
 from crm_common.service import Runtime
 from integration_gateway import domain, repository
+from integration_gateway.inbound import repository as inbound_repository
+from integration_gateway.inbound.domain import apply_mapping
 from integration_gateway.settings import IntegrationSettings
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,11 @@ class WebhookCapture:
         Unavailable when it cannot be reached; either way the outcome is recorded on the receipt first.
         """
         outcome = "retry_{}" if retry else "{}"
+        async with self.runtime.db.connect() as conn:
+            config = await inbound_repository.get_source(conn, source=receipt.source)
+        payload = apply_mapping(receipt.payload, config.mapping if config is not None else {})
         request = lead_pb2.CaptureLeadRequest(
-            lead=domain.lead_input_from_payload(receipt.payload, source=receipt.source),
+            lead=domain.lead_input_from_payload(payload, source=receipt.source),
             idempotency_key=domain.capture_key(
                 source=receipt.source, idempotency_key=receipt.idempotency_key, receipt_id=str(receipt.id)
             ),

@@ -11,10 +11,16 @@ from sqlalchemy import Row
 
 from crm.integration.v1 import integration_pb2, integration_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
+from crm_common.identity import Unauthenticated
 from crm_common.metrics import WEBHOOKS_RECEIVED
 from crm_common.service import Runtime
 from integration_gateway import access, domain, repository
 from integration_gateway.capture import WebhookCapture
+from integration_gateway.dependencies.handlers import DependencyContext, DependencyHandlers
+from integration_gateway.inbound import repository as inbound_repository
+from integration_gateway.inbound.handlers import SourceHandlers
+from integration_gateway.inbound.receive import receive_signed
+from integration_gateway.outbound.handlers import OutboundContext, SubscriptionHandlers
 from integration_gateway.tables import CAPTURED, RECEIVED, REJECTED
 
 
@@ -28,21 +34,37 @@ def receipt_to_proto(row: Row) -> integration_pb2.WebhookReceipt:
         status=row.status,
         error=row.error,
         received_at=received_at,
+        webhook_id=row.webhook_id or "",
     )
 
 
 @access.guarded
-class IntegrationServicer(integration_pb2_grpc.IntegrationServiceServicer):
+class IntegrationServicer(
+    SourceHandlers, SubscriptionHandlers, DependencyHandlers, integration_pb2_grpc.IntegrationServiceServicer
+):
     """Translates IntegrationService calls to receipts and lead captures."""
 
-    def __init__(self, runtime: Runtime, capture: WebhookCapture) -> None:
+    def __init__(
+        self, runtime: Runtime, capture: WebhookCapture, outbound: OutboundContext, dependencies: DependencyContext
+    ) -> None:
         self.runtime = runtime
         self.capture = capture
+        self.outbound = outbound
+        self.dependencies = dependencies
 
     async def ReceiveWebhook(
         self, request: integration_pb2.ReceiveWebhookRequest, context: grpc.aio.ServicerContext
     ) -> integration_pb2.ReceiveWebhookResponse:
         source, key = request.source, request.idempotency_key.strip()
+        config = None
+        if domain.SOURCE_PATTERN.fullmatch(source):
+            async with self.runtime.db.connect() as conn:
+                config = await inbound_repository.get_source(conn, source=source)
+        if config is not None and config.secret:
+            receipt, created = await receive_signed(self.runtime, self.capture, request, config.secret)
+            return integration_pb2.ReceiveWebhookResponse(receipt=receipt_to_proto(receipt), created=created)
+        if request.unauthenticated:
+            raise Unauthenticated(f"source {source!r} does not sign its webhooks: an API key is required")
         violations = domain.validate_request(source=source, idempotency_key=key, has_payload=request.HasField("payload"))
         violations += domain.payload_violations(request.payload)
         if violations:

@@ -26,23 +26,79 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$crm/integration/v1/integration.proto\x12\x12\x63rm.integration.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x01\n\x0eWebhookReceipt\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12/\n\x0breceived_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x15ReceiveWebhookRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12(\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"^\n\x16ReceiveWebhookResponse\x12\x33\n\x07receipt\x18\x01 \x01(\x0b\x32\".crm.integration.v1.WebhookReceipt\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\".\n\x18GetWebhookReceiptRequest\x12\x12\n\nreceipt_id\x18\x01 \x01(\t\"P\n\x19GetWebhookReceiptResponse\x12\x33\n\x07receipt\x18\x01 \x01(\x0b\x32\".crm.integration.v1.WebhookReceipt2\xef\x01\n\x12IntegrationService\x12g\n\x0eReceiveWebhook\x12).crm.integration.v1.ReceiveWebhookRequest\x1a*.crm.integration.v1.ReceiveWebhookResponse\x12p\n\x11GetWebhookReceipt\x12,.crm.integration.v1.GetWebhookReceiptRequest\x1a-.crm.integration.v1.GetWebhookReceiptResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$crm/integration/v1/integration.proto\x12\x12\x63rm.integration.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x01\n\x0eWebhookReceipt\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0f\n\x07lead_id\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12/\n\x0breceived_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nwebhook_id\x18\x07 \x01(\t\"\xdf\x01\n\x15ReceiveWebhookRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12(\n\x07payload\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x10\n\x08raw_body\x18\x04 \x01(\x0c\x12\x12\n\nwebhook_id\x18\x05 \x01(\t\x12\x19\n\x11webhook_timestamp\x18\x06 \x01(\t\x12\x19\n\x11webhook_signature\x18\x07 \x01(\t\x12\x17\n\x0funauthenticated\x18\x08 \x01(\x08\"^\n\x16ReceiveWebhookResponse\x12\x33\n\x07receipt\x18\x01 \x01(\x0b\x32\".crm.integration.v1.WebhookReceipt\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\".\n\x18GetWebhookReceiptRequest\x12\x12\n\nreceipt_id\x18\x01 \x01(\t\"P\n\x19GetWebhookReceiptResponse\x12\x33\n\x07receipt\x18\x01 \x01(\x0b\x32\".crm.integration.v1.WebhookReceipt\"\xd0\x01\n\x06Source\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06signed\x18\x02 \x01(\x08\x12\x38\n\x07mapping\x18\x03 \x03(\x0b\x32\'.crm.integration.v1.Source.MappingEntry\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cMappingEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb4\x01\n\x10PutSourceRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12\x42\n\x07mapping\x18\x03 \x03(\x0b\x32\x31.crm.integration.v1.PutSourceRequest.MappingEntry\x12\x0c\n\x04kind\x18\x04 \x01(\t\x1a.\n\x0cMappingEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\"\n\x10GetSourceRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\"\xf0\x01\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0e\n\x06\x65vents\x18\x03 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0e\n\x06secret\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x17\n\x0f\x64isabled_reason\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x15previous_secret_until\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x19\x43reateSubscriptionRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06\x65vents\x18\x02 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"$\n\x16GetSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x1fRotateSubscriptionSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0foverlap_seconds\x18\x02 \x01(\x05\"\xb6\x02\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12\x18\n\x10last_status_code\x18\x07 \x01(\x05\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x65livered_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x15ListDeliveriesRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"J\n\x16ListDeliveriesResponse\x12\x30\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1c.crm.integration.v1.Delivery\"^\n\x18RecoverDeliveriesRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\x19RecoverDeliveriesResponse\x12\x10\n\x08requeued\x18\x01 \x01(\x05\"E\n\x15ReplayDeliveryRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65livery_id\x18\x02 \x01(\t\"\xce\x01\n\nDependency\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\n\n\x02up\x18\x03 \x01(\x08\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_probe_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03sla\x18\x06 \x01(\t\x12\r\n\x05owner\x18\x07 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x08 \x01(\t\x12\x0e\n\x06probed\x18\t \x01(\x08\"a\n\x14PutDependencyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0b\n\x03sla\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x11\n\tprobe_url\x18\x05 \x01(\t\"\x19\n\x17ListDependenciesRequest\"P\n\x18ListDependenciesResponse\x12\x34\n\x0c\x64\x65pendencies\x18\x01 \x03(\x0b\x32\x1e.crm.integration.v1.Dependency\"?\n\x11PutSourceResponse\x12*\n\x06source\x18\x01 \x01(\x0b\x32\x1a.crm.integration.v1.Source\"?\n\x11GetSourceResponse\x12*\n\x06source\x18\x01 \x01(\x0b\x32\x1a.crm.integration.v1.Source\"T\n\x1a\x43reateSubscriptionResponse\x12\x36\n\x0csubscription\x18\x01 \x01(\x0b\x32 .crm.integration.v1.Subscription\"Q\n\x17GetSubscriptionResponse\x12\x36\n\x0csubscription\x18\x01 \x01(\x0b\x32 .crm.integration.v1.Subscription\"Z\n RotateSubscriptionSecretResponse\x12\x36\n\x0csubscription\x18\x01 \x01(\x0b\x32 .crm.integration.v1.Subscription\"H\n\x16ReplayDeliveryResponse\x12.\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1c.crm.integration.v1.Delivery\"K\n\x15PutDependencyResponse\x12\x32\n\ndependency\x18\x01 \x01(\x0b\x32\x1e.crm.integration.v1.Dependency2\xa5\n\n\x12IntegrationService\x12g\n\x0eReceiveWebhook\x12).crm.integration.v1.ReceiveWebhookRequest\x1a*.crm.integration.v1.ReceiveWebhookResponse\x12p\n\x11GetWebhookReceipt\x12,.crm.integration.v1.GetWebhookReceiptRequest\x1a-.crm.integration.v1.GetWebhookReceiptResponse\x12X\n\tPutSource\x12$.crm.integration.v1.PutSourceRequest\x1a%.crm.integration.v1.PutSourceResponse\x12X\n\tGetSource\x12$.crm.integration.v1.GetSourceRequest\x1a%.crm.integration.v1.GetSourceResponse\x12s\n\x12\x43reateSubscription\x12-.crm.integration.v1.CreateSubscriptionRequest\x1a..crm.integration.v1.CreateSubscriptionResponse\x12j\n\x0fGetSubscription\x12*.crm.integration.v1.GetSubscriptionRequest\x1a+.crm.integration.v1.GetSubscriptionResponse\x12\x85\x01\n\x18RotateSubscriptionSecret\x12\x33.crm.integration.v1.RotateSubscriptionSecretRequest\x1a\x34.crm.integration.v1.RotateSubscriptionSecretResponse\x12g\n\x0eListDeliveries\x12).crm.integration.v1.ListDeliveriesRequest\x1a*.crm.integration.v1.ListDeliveriesResponse\x12p\n\x11RecoverDeliveries\x12,.crm.integration.v1.RecoverDeliveriesRequest\x1a-.crm.integration.v1.RecoverDeliveriesResponse\x12g\n\x0eReplayDelivery\x12).crm.integration.v1.ReplayDeliveryRequest\x1a*.crm.integration.v1.ReplayDeliveryResponse\x12\x64\n\rPutDependency\x12(.crm.integration.v1.PutDependencyRequest\x1a).crm.integration.v1.PutDependencyResponse\x12m\n\x10ListDependencies\x12+.crm.integration.v1.ListDependenciesRequest\x1a,.crm.integration.v1.ListDependenciesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.integration.v1.integration_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_SOURCE_MAPPINGENTRY']._loaded_options = None
+  _globals['_SOURCE_MAPPINGENTRY']._serialized_options = b'8\001'
+  _globals['_PUTSOURCEREQUEST_MAPPINGENTRY']._loaded_options = None
+  _globals['_PUTSOURCEREQUEST_MAPPINGENTRY']._serialized_options = b'8\001'
   _globals['_WEBHOOKRECEIPT']._serialized_start=124
-  _globals['_WEBHOOKRECEIPT']._serialized_end=265
-  _globals['_RECEIVEWEBHOOKREQUEST']._serialized_start=267
-  _globals['_RECEIVEWEBHOOKREQUEST']._serialized_end=373
-  _globals['_RECEIVEWEBHOOKRESPONSE']._serialized_start=375
-  _globals['_RECEIVEWEBHOOKRESPONSE']._serialized_end=469
-  _globals['_GETWEBHOOKRECEIPTREQUEST']._serialized_start=471
-  _globals['_GETWEBHOOKRECEIPTREQUEST']._serialized_end=517
-  _globals['_GETWEBHOOKRECEIPTRESPONSE']._serialized_start=519
-  _globals['_GETWEBHOOKRECEIPTRESPONSE']._serialized_end=599
-  _globals['_INTEGRATIONSERVICE']._serialized_start=602
-  _globals['_INTEGRATIONSERVICE']._serialized_end=841
+  _globals['_WEBHOOKRECEIPT']._serialized_end=285
+  _globals['_RECEIVEWEBHOOKREQUEST']._serialized_start=288
+  _globals['_RECEIVEWEBHOOKREQUEST']._serialized_end=511
+  _globals['_RECEIVEWEBHOOKRESPONSE']._serialized_start=513
+  _globals['_RECEIVEWEBHOOKRESPONSE']._serialized_end=607
+  _globals['_GETWEBHOOKRECEIPTREQUEST']._serialized_start=609
+  _globals['_GETWEBHOOKRECEIPTREQUEST']._serialized_end=655
+  _globals['_GETWEBHOOKRECEIPTRESPONSE']._serialized_start=657
+  _globals['_GETWEBHOOKRECEIPTRESPONSE']._serialized_end=737
+  _globals['_SOURCE']._serialized_start=740
+  _globals['_SOURCE']._serialized_end=948
+  _globals['_SOURCE_MAPPINGENTRY']._serialized_start=902
+  _globals['_SOURCE_MAPPINGENTRY']._serialized_end=948
+  _globals['_PUTSOURCEREQUEST']._serialized_start=951
+  _globals['_PUTSOURCEREQUEST']._serialized_end=1131
+  _globals['_PUTSOURCEREQUEST_MAPPINGENTRY']._serialized_start=902
+  _globals['_PUTSOURCEREQUEST_MAPPINGENTRY']._serialized_end=948
+  _globals['_GETSOURCEREQUEST']._serialized_start=1133
+  _globals['_GETSOURCEREQUEST']._serialized_end=1167
+  _globals['_SUBSCRIPTION']._serialized_start=1170
+  _globals['_SUBSCRIPTION']._serialized_end=1410
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=1412
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=1489
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=1491
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=1527
+  _globals['_ROTATESUBSCRIPTIONSECRETREQUEST']._serialized_start=1529
+  _globals['_ROTATESUBSCRIPTIONSECRETREQUEST']._serialized_end=1599
+  _globals['_DELIVERY']._serialized_start=1602
+  _globals['_DELIVERY']._serialized_end=1912
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1914
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1993
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1995
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=2069
+  _globals['_RECOVERDELIVERIESREQUEST']._serialized_start=2071
+  _globals['_RECOVERDELIVERIESREQUEST']._serialized_end=2165
+  _globals['_RECOVERDELIVERIESRESPONSE']._serialized_start=2167
+  _globals['_RECOVERDELIVERIESRESPONSE']._serialized_end=2212
+  _globals['_REPLAYDELIVERYREQUEST']._serialized_start=2214
+  _globals['_REPLAYDELIVERYREQUEST']._serialized_end=2283
+  _globals['_DEPENDENCY']._serialized_start=2286
+  _globals['_DEPENDENCY']._serialized_end=2492
+  _globals['_PUTDEPENDENCYREQUEST']._serialized_start=2494
+  _globals['_PUTDEPENDENCYREQUEST']._serialized_end=2591
+  _globals['_LISTDEPENDENCIESREQUEST']._serialized_start=2593
+  _globals['_LISTDEPENDENCIESREQUEST']._serialized_end=2618
+  _globals['_LISTDEPENDENCIESRESPONSE']._serialized_start=2620
+  _globals['_LISTDEPENDENCIESRESPONSE']._serialized_end=2700
+  _globals['_PUTSOURCERESPONSE']._serialized_start=2702
+  _globals['_PUTSOURCERESPONSE']._serialized_end=2765
+  _globals['_GETSOURCERESPONSE']._serialized_start=2767
+  _globals['_GETSOURCERESPONSE']._serialized_end=2830
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=2832
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=2916
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_start=2918
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_end=2999
+  _globals['_ROTATESUBSCRIPTIONSECRETRESPONSE']._serialized_start=3001
+  _globals['_ROTATESUBSCRIPTIONSECRETRESPONSE']._serialized_end=3091
+  _globals['_REPLAYDELIVERYRESPONSE']._serialized_start=3093
+  _globals['_REPLAYDELIVERYRESPONSE']._serialized_end=3165
+  _globals['_PUTDEPENDENCYRESPONSE']._serialized_start=3167
+  _globals['_PUTDEPENDENCYRESPONSE']._serialized_end=3242
+  _globals['_INTEGRATIONSERVICE']._serialized_start=3245
+  _globals['_INTEGRATIONSERVICE']._serialized_end=4562
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,56 @@ class IntegrationServiceStub:
                 request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetWebhookReceiptRequest.SerializeToString,
                 response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetWebhookReceiptResponse.FromString,
                 _registered_method=True)
+        self.PutSource = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/PutSource',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.PutSourceRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.PutSourceResponse.FromString,
+                _registered_method=True)
+        self.GetSource = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/GetSource',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetSourceRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetSourceResponse.FromString,
+                _registered_method=True)
+        self.CreateSubscription = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/CreateSubscription',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.CreateSubscriptionRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.CreateSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.GetSubscription = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/GetSubscription',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetSubscriptionRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.RotateSubscriptionSecret = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/RotateSubscriptionSecret',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.RotateSubscriptionSecretRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.RotateSubscriptionSecretResponse.FromString,
+                _registered_method=True)
+        self.ListDeliveries = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/ListDeliveries',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.ListDeliveriesRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.ListDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.RecoverDeliveries = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/RecoverDeliveries',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.RecoverDeliveriesRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.RecoverDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.ReplayDelivery = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/ReplayDelivery',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.ReplayDeliveryRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.ReplayDeliveryResponse.FromString,
+                _registered_method=True)
+        self.PutDependency = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/PutDependency',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.PutDependencyRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.PutDependencyResponse.FromString,
+                _registered_method=True)
+        self.ListDependencies = channel.unary_unary(
+                '/crm.integration.v1.IntegrationService/ListDependencies',
+                request_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.ListDependenciesRequest.SerializeToString,
+                response_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.ListDependenciesResponse.FromString,
+                _registered_method=True)
 
 
 class IntegrationServiceServicer:
@@ -65,6 +115,76 @@ class IntegrationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutSource(self, request, context):
+        """PutSource configures an inbound source: signing secret, payload mapping, kind.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSource(self, request, context):
+        """GetSource returns a source's configuration (never its secret).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSubscription(self, request, context):
+        """CreateSubscription subscribes a URL to event types; the answer carries the signing secret once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSubscription(self, request, context):
+        """GetSubscription returns a subscription (without its secret).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSubscriptionSecret(self, request, context):
+        """RotateSubscriptionSecret issues a new secret; the old one keeps signing beside it during the overlap.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeliveries(self, request, context):
+        """ListDeliveries lists a subscription's deliveries, optionally by status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecoverDeliveries(self, request, context):
+        """RecoverDeliveries sends again every failed delivery of a subscription since a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayDelivery(self, request, context):
+        """ReplayDelivery sends one delivery again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutDependency(self, request, context):
+        """PutDependency records an external dependency in the register (SLA, owner, probe).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDependencies(self, request, context):
+        """ListDependencies returns every external dependency and whether it is up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntegrationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +197,56 @@ def add_IntegrationServiceServicer_to_server(servicer, server):
                     servicer.GetWebhookReceipt,
                     request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetWebhookReceiptRequest.FromString,
                     response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetWebhookReceiptResponse.SerializeToString,
+            ),
+            'PutSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutSource,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.PutSourceRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.PutSourceResponse.SerializeToString,
+            ),
+            'GetSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSource,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetSourceRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetSourceResponse.SerializeToString,
+            ),
+            'CreateSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSubscription,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.CreateSubscriptionRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.CreateSubscriptionResponse.SerializeToString,
+            ),
+            'GetSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSubscription,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetSubscriptionRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.GetSubscriptionResponse.SerializeToString,
+            ),
+            'RotateSubscriptionSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSubscriptionSecret,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.RotateSubscriptionSecretRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.RotateSubscriptionSecretResponse.SerializeToString,
+            ),
+            'ListDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeliveries,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.ListDeliveriesRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'RecoverDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecoverDeliveries,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.RecoverDeliveriesRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.RecoverDeliveriesResponse.SerializeToString,
+            ),
+            'ReplayDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayDelivery,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.ReplayDeliveryRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.ReplayDeliveryResponse.SerializeToString,
+            ),
+            'PutDependency': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutDependency,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.PutDependencyRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.PutDependencyResponse.SerializeToString,
+            ),
+            'ListDependencies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDependencies,
+                    request_deserializer=crm_dot_integration_dot_v1_dot_integration__pb2.ListDependenciesRequest.FromString,
+                    response_serializer=crm_dot_integration_dot_v1_dot_integration__pb2.ListDependenciesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +304,276 @@ class IntegrationService:
             '/crm.integration.v1.IntegrationService/GetWebhookReceipt',
             crm_dot_integration_dot_v1_dot_integration__pb2.GetWebhookReceiptRequest.SerializeToString,
             crm_dot_integration_dot_v1_dot_integration__pb2.GetWebhookReceiptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/PutSource',
+            crm_dot_integration_dot_v1_dot_integration__pb2.PutSourceRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.PutSourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/GetSource',
+            crm_dot_integration_dot_v1_dot_integration__pb2.GetSourceRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.GetSourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/CreateSubscription',
+            crm_dot_integration_dot_v1_dot_integration__pb2.CreateSubscriptionRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.CreateSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/GetSubscription',
+            crm_dot_integration_dot_v1_dot_integration__pb2.GetSubscriptionRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.GetSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSubscriptionSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/RotateSubscriptionSecret',
+            crm_dot_integration_dot_v1_dot_integration__pb2.RotateSubscriptionSecretRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.RotateSubscriptionSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/ListDeliveries',
+            crm_dot_integration_dot_v1_dot_integration__pb2.ListDeliveriesRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecoverDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/RecoverDeliveries',
+            crm_dot_integration_dot_v1_dot_integration__pb2.RecoverDeliveriesRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.RecoverDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/ReplayDelivery',
+            crm_dot_integration_dot_v1_dot_integration__pb2.ReplayDeliveryRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.ReplayDeliveryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutDependency(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/PutDependency',
+            crm_dot_integration_dot_v1_dot_integration__pb2.PutDependencyRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.PutDependencyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDependencies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.integration.v1.IntegrationService/ListDependencies',
+            crm_dot_integration_dot_v1_dot_integration__pb2.ListDependenciesRequest.SerializeToString,
+            crm_dot_integration_dot_v1_dot_integration__pb2.ListDependenciesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""The external dependency register: SLA, owner, probe, and whether each dependency is up."""

@@ -1,0 +1,1 @@
+"""Inbound sources: their configuration and Standard Webhooks verification."""

@@ -1,0 +1,1 @@
+"""Outbound subscriptions: signed deliveries of our events to external systems."""

@@ -1,0 +1,119 @@
+"""The delivery loop: sends due deliveries, head of each customer's queue first, and records what came back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import Row
+
+from crm_common.db import Database
+from crm_common.egress import EgressGuard, EgressRefused, http_client
+from crm_common.metrics import WEBHOOK_DELIVERIES
+from integration_gateway.outbound import repository
+from integration_gateway.outbound.domain import live_secrets, retry_after, retry_delay, signature
+from integration_gateway.settings import IntegrationSettings
+
+log = logging.getLogger(__name__)
+USER_AGENT = "crm-integration-gateway/1"
+
+
+class DeliveryDispatcher:
+    """Claims due deliveries, sends them Standard-Webhooks-signed, and schedules retries or dead letters."""
+
+    def __init__(self, db: Database, settings: IntegrationSettings, guard: EgressGuard) -> None:
+        self.db = db
+        self.schedule = list(settings.delivery_retry_schedule_seconds)
+        self.timeout = settings.delivery_timeout_seconds
+        self.batch = settings.delivery_batch
+        self.poll = settings.delivery_poll_seconds
+        self.max_retry_after = settings.delivery_max_retry_after_seconds
+        # Longer than a send can take, so a lease never lapses under a delivery still in flight.
+        self.lease = timedelta(seconds=settings.delivery_timeout_seconds * 2 + 5)
+        self.client = http_client(guard, timeout=self.timeout)
+        self.wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """New deliveries are queued: look now rather than at the next poll."""
+        self.wakeup.set()
+
+    async def run(self) -> None:
+        """Rounds until cancelled; a full round goes again at once, an idle one waits for a wake-up or the poll."""
+        try:
+            while True:
+                try:
+                    sent = await self.dispatch_once()
+                except Exception as err:
+                    log.warning("delivery round failed: %s", err)
+                    sent = 0
+                if sent:
+                    continue
+                self.wakeup.clear()
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), self.poll)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.client.aclose()
+
+    async def dispatch_once(self) -> int:
+        """Send every claimed delivery (concurrently; each key appears at most once); returns how many were sent."""
+        async with self.db.transaction() as conn:
+            due = await repository.claim_due(conn, limit=self.batch, lease=self.lease)
+        if due:
+            await asyncio.gather(*(self.send(row) for row in due))
+        return len(due)
+
+    async def send(self, row: Row) -> None:
+        """One attempt of one delivery, and its outcome recorded."""
+        now = datetime.now(UTC)
+        secrets = live_secrets(
+            secret=row.secret, previous=row.previous_secret, previous_until=row.previous_secret_until, now=now
+        )
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": row.event_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature(secrets=secrets, webhook_id=row.event_id, at=now, body=row.body),
+        }
+        code, error, wait = 0, "", None
+        try:
+            response = await self.client.post(row.url, content=row.body.encode(), headers=headers)
+            code = response.status_code
+            if 200 <= code < 300:
+                async with self.db.transaction() as conn:
+                    await repository.mark_succeeded(conn, delivery_id=row.id, status_code=code)
+                WEBHOOK_DELIVERIES.labels("succeeded").inc()
+                return
+            error = f"HTTP {code}"
+            if code in (429, 503):
+                wait = retry_after(response.headers.get("retry-after"), now=now, cap=self.max_retry_after)
+        except EgressRefused as err:
+            error = f"destination refused: {err}"
+        except httpx.HTTPError as err:
+            # The cause's type and text: whether the receiver was down, slow or refused by the guard.
+            error = f"{type(err).__name__}: {err}"[:300]
+        await self.record_failure(row, code=code, error=error, wait=wait, now=now)
+
+    async def record_failure(self, row: Row, *, code: int, error: str, wait: float | None, now: datetime) -> None:
+        async with self.db.transaction() as conn:
+            if code == 410:
+                await repository.mark_dead(conn, delivery_id=row.id, status_code=code, error="410 Gone: endpoint disabled")
+                await repository.disable(conn, subscription_id=row.subscription_id, reason="the receiver answered 410 Gone")
+                WEBHOOK_DELIVERIES.labels("gone").inc()
+                return
+            delay = retry_delay(row.attempts + 1, self.schedule)
+            if delay is None:
+                await repository.mark_dead(conn, delivery_id=row.id, status_code=code, error=error)
+                WEBHOOK_DELIVERIES.labels("dead").inc()
+                return
+            # A receiver's Retry-After is honoured as asked (up to the cap), even when later than the schedule.
+            delay = max(delay, wait) if wait is not None else delay
+            await repository.mark_retry(
+                conn, delivery_id=row.id, status_code=code, error=error, at=now + timedelta(seconds=delay)
+            )
+        WEBHOOK_DELIVERIES.labels("retried").inc()
+        log.info("delivery %s attempt %d failed (%s); retry in %.1f s", row.id, row.attempts + 1, error, delay)
