@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.wrappers_pb2 import StringValue
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -39,20 +40,24 @@ def _describe(principal: Principal | None) -> dict[str, Any] | None:
     return None if principal is None else principal.claims()
 
 
-async def _who(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-    """Answers with the claims of the principal the handler runs as."""
-    return json.dumps(_describe(current_principal())).encode()
+def who_call(channel: grpc.aio.Channel | grpc.Channel) -> Any:
+    """The probe's one method on a channel: a StringValue in, the caller's claims as JSON in a StringValue out."""
+    return channel.unary_unary(
+        WHO, request_serializer=StringValue.SerializeToString, response_deserializer=StringValue.FromString
+    )
 
 
 def _probe_handler(relay: grpc.aio.Channel | None = None) -> grpc.GenericRpcHandler:
-    async def who(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        if relay is not None and request == b"relay":
-            return bytes(await relay.unary_unary(WHO)(b"", timeout=5))
-        return await _who(request, context)
+    async def who(request: StringValue, context: grpc.aio.ServicerContext) -> StringValue:
+        """Answers with the claims of the principal the handler runs as (or, asked to relay, of the next hop)."""
+        if relay is not None and request.value == "relay":
+            return await who_call(relay)(StringValue(), timeout=5)
+        return StringValue(value=json.dumps(_describe(current_principal())))
 
-    return grpc.method_handlers_generic_handler(
-        "crm.test.v1.Probe", {"Who": grpc.unary_unary_rpc_method_handler(who)}
+    handler = grpc.unary_unary_rpc_method_handler(
+        who, request_deserializer=StringValue.FromString, response_serializer=StringValue.SerializeToString
     )
+    return grpc.method_handlers_generic_handler("crm.test.v1.Probe", {"Who": handler})
 
 
 async def _serve(settings: TransportSettings = SETTINGS, relay: grpc.aio.Channel | None = None) -> GrpcServer:
@@ -70,8 +75,8 @@ async def server() -> AsyncIterator[GrpcServer]:
     await started.stop(0)
 
 
-async def _ask(channel: grpc.aio.Channel, request: bytes = b"") -> Any:
-    return json.loads(await channel.unary_unary(WHO)(request, timeout=5))
+async def _ask(channel: grpc.aio.Channel, request: str = "") -> Any:
+    return json.loads((await who_call(channel)(StringValue(value=request), timeout=5)).value)
 
 
 def test_token_round_trip_keeps_every_claim() -> None:
@@ -162,7 +167,7 @@ async def test_the_handler_runs_as_the_verified_caller(server: GrpcServer) -> No
 async def test_a_blocking_channel_carries_the_token_too(server: GrpcServer) -> None:
     def ask() -> Any:
         with blocking_channel_as(f"127.0.0.1:{server.port}", REP, settings=SETTINGS) as channel:
-            return json.loads(channel.unary_unary(WHO)(b"", timeout=5))
+            return json.loads(who_call(channel)(StringValue(), timeout=5).value)
 
     # In a thread: the server answers on this test's event loop.
     assert await asyncio.to_thread(ask) == REP.claims()
@@ -176,7 +181,7 @@ async def test_a_service_calling_a_peer_names_itself_and_the_user_it_serves(serv
     first = await _serve(relay=downstream)
     try:
         async with channel_as(f"127.0.0.1:{first.port}", REP, settings=SETTINGS) as edge:
-            seen = await _ask(edge, b"relay")
+            seen = await _ask(edge, "relay")
         assert seen == service_principal("first", on_behalf_of=REP).claims()
         # On its own (a consumer, a timer) the service is only itself.
         assert await _ask(downstream) == service_principal("first").claims()

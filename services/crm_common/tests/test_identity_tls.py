@@ -13,13 +13,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from google.protobuf.wrappers_pb2 import StringValue
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm_common.grpc_client import channel_as
 from crm_common.grpc_server import GrpcServer
 from crm_common.identity import Principal, Role
 from crm_common.settings import TransportSettings
-from crm_common.tests.test_identity import KEY, WHO, _probe_handler
+from crm_common.tests.test_identity import KEY, _ask, _probe_handler, who_call
 
 ADMIN = Principal(subject="user:a", role=Role.ADMIN)
 
@@ -98,11 +99,11 @@ async def test_mutual_tls_admits_only_clients_of_the_cluster_ca(pki: dict[str, T
     address = f"127.0.0.1:{server.port}"
     try:
         async with channel_as(address, ADMIN, settings=pki["client"]) as channel:
-            assert b'"role": "admin"' in await channel.unary_unary(WHO)(b"", timeout=5)
+            assert (await _ask(channel))["role"] == "admin"
         for settings in (pki["stranger"], TransportSettings(environment="test", identity_key=KEY)):
             async with channel_as(address, ADMIN, settings=settings) as refused_channel:
                 with pytest.raises(grpc.aio.AioRpcError) as refused:
-                    await refused_channel.unary_unary(WHO)(b"", timeout=5)
+                    await _ask(refused_channel)
                 assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
     finally:
         await server.stop(0)
@@ -118,7 +119,7 @@ async def test_probes_ask_health_in_plaintext_on_their_own_port(pki: dict[str, T
             reply = await health_pb2_grpc.HealthStub(probe).Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
             with pytest.raises(grpc.aio.AioRpcError) as refused:
-                await probe.unary_unary(WHO)(b"", timeout=5)
+                await who_call(probe)(StringValue(), timeout=5)
             assert refused.value.code() is grpc.StatusCode.UNIMPLEMENTED
     finally:
         await server.stop(0)
