@@ -16,6 +16,7 @@ from crm_common.service import Runtime
 from notification import config_cache, domain, intake, repository
 from notification.channels import ChannelAdapter
 from notification.delivery import NotificationRequest, notify
+from notification.pipeline_notices import pipeline_specs
 from notification.rendering import render_kind
 
 
@@ -205,4 +206,5 @@ def consumer_specs(
             handler=partial(notify_reassignment, runtime=runtime, on_queued=on_queued),
             linger_seconds=linger_seconds,
         ),
+        *pipeline_specs(runtime, on_queued=on_queued, linger_seconds=linger_seconds),
     ]

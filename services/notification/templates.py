@@ -53,6 +53,18 @@ BUILT_IN: dict[str, Template] = {
         "Lead reassigned: {lead_name} ({company})",
         "Lead: {lead_name}\nCompany: {company}\nMoved from {from_rep_name} to {to_rep_name} ({reason}).",
     ),
+    "opportunity_approval_requested": Template(
+        "opportunity_approval_requested",
+        "Approval needed: {kind} {from_stage} → {to_stage}",
+        "Opportunity {opportunity_id}: {requested_by} asks to move it from {from_stage} to {to_stage} ({kind}).\n"
+        "Reason: {reason}\nApprove or reject it in the CRM.",
+    ),
+    "opportunity_stalled": Template(
+        "opportunity_stalled",
+        "Deal stalled in {stage}",
+        "Opportunity {opportunity_id} has not moved in {stage} (sub-state {sub_state}). Please record a block reason:"
+        " {block_reasons}.",
+    ),
     "delivery_escalated": Template(
         "delivery_escalated",
         "Could not reach {recipient_name}: {original_title}",
