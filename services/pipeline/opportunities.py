@@ -24,6 +24,7 @@ from pipeline.stages import repository as stages_repo
 from pipeline.stages.move import Conflict
 from pipeline.stalls.clock import first_due
 
+OPPORTUNITY_OPENED = "crm.pipeline.opportunity_opened"
 SUB_STATE_CHANGED = "crm.pipeline.sub_state_changed"
 BLOCK_REASON_SET = "crm.pipeline.block_reason_set"
 UPDATABLE = ("name", "amount", "currency", "expected_close_date", "customer_id", "next_step_at")
@@ -110,6 +111,14 @@ async def create(
     )
     if created is None:
         raise FailedPrecondition(f"lead {lead_id} already has an opportunity")
+    await deps.runtime.stage(
+        conn,
+        OPPORTUNITY_OPENED,
+        pipeline_events_pb2.OpportunityOpened(
+            opportunity_id=str(created.id), lead_id=created.lead_id or "", customer_id=created.customer_id or "",
+            owner_id=created.owner_id or "", stage=created.stage, opened_at=to_timestamp(created.opened_at),
+        ),
+    )
     if deps.on_due_changed is not None:
         after_commit(conn, deps.on_due_changed)
     return created

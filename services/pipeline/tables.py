@@ -73,6 +73,8 @@ opportunities = Table(
     Column("stalled", Boolean, nullable=False, server_default="false"),
     Index("ix_opportunities_stall_due_at", "stall_due_at", postgresql_where=text("stall_due_at IS NOT NULL")),
     Index("ix_opportunities_owner_id", "owner_id"),
+    # A skip rule's repeat_customer condition asks whether the customer has a won deal, on every move.
+    Index("ix_opportunities_customer_id_won", "customer_id", postgresql_where=text("status = 'won'")),
     Index("ix_opportunities_expected_close_date", "expected_close_date"),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,9 @@ from pipeline.tables import pipelines
 
 # (key, version) -> Pipeline; versions are immutable, so this never goes stale.
 _VERSIONS: dict[tuple[str, int], Pipeline] = {}
+# key -> (live version, when read): a move adopts a version put on another replica at most this late.
+LIVE_TTL_SECONDS = 1.0
+_LIVE: dict[str, tuple[int, float]] = {}
 
 
 async def insert_version(
@@ -24,6 +28,7 @@ async def insert_version(
     await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"pipeline:{key}"))))
     latest = (await conn.execute(select(func.max(pipelines.c.version)).where(pipelines.c.key == key))).scalar()
     version = (latest or 0) + 1
+    _LIVE.pop(key, None)
     return (
         await conn.execute(
             pipelines.insert()
@@ -60,6 +65,14 @@ async def load(conn: AsyncConnection, *, key: str, version: int | None = None) -
     if row is None:
         raise NotFound(f"pipeline {key!r} not found")
     return of_row(row)
+
+
+async def live(conn: AsyncConnection, *, key: str) -> Pipeline:
+    """The live version of a pipeline, its number re-read at most once a second (stage changes ask on every move)."""
+    known = _LIVE.get(key)
+    if known is None or time.monotonic() - known[1] > LIVE_TTL_SECONDS:
+        known = _LIVE[key] = (await live_version(conn, key=key), time.monotonic())
+    return await load(conn, key=key, version=known[0])
 
 
 async def live_version(conn: AsyncConnection, *, key: str) -> int:

@@ -89,7 +89,10 @@ async def change_stage(
         if pipeline.stage(to) is None:
             raise NotFound(f"stage {to!r} is not in pipeline {pipeline.key!r}")
     else:
-        conditions = {"repeat_customer": await repo.repeat_customer(conn, customer_id=row.customer_id, besides=row.id)}
+        # Only a skip that a rule might allow asks what holds for the customer (one query fewer on ordinary moves).
+        conditions = {}
+        if any(r.from_stage == row.stage and r.to_stage == to for r in pipeline.skip_rules):
+            conditions["repeat_customer"] = await repo.repeat_customer(conn, customer_id=row.customer_id, besides=row.id)
         plan = gates.plan(pipeline, current=row.stage, status=row.status, to=to, reason=reason, conditions=conditions)
     missing: list[gates.Missing] = []
     current = pipeline.stage(row.stage)
@@ -172,7 +175,7 @@ async def _apply(
     assert target is not None
     # A move adopts the live version of the pipeline when the stage is still in it (a deal keeps its version until
     # moved); otherwise it stays on the version it was in.
-    live = await definitions.load(conn, key=pipeline.key)
+    live = await definitions.live(conn, key=pipeline.key)
     version = live.version if live.stage(to) is not None else pipeline.version
     stage = (live if version == live.version else pipeline).stage(to) or target
     status = target.outcome or "open"

@@ -119,6 +119,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("stall_due_at IS NOT NULL"),
     )
     op.create_index("ix_opportunities_owner_id", "opportunities", ["owner_id"], schema=SCHEMA)
+    op.create_index(
+        "ix_opportunities_customer_id_won",
+        "opportunities",
+        ["customer_id"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("status = 'won'"),
+    )
     op.create_index("ix_opportunities_expected_close_date", "opportunities", ["expected_close_date"], schema=SCHEMA)
     for column in (
         sa.Column("by", sa.Text(), nullable=False, server_default=""),
@@ -224,6 +231,7 @@ def downgrade() -> None:
     for column in ("approval_id", "reason", "override", "approved_by", "by"):
         op.drop_column("stage_history", column, schema=SCHEMA)
     op.drop_index("ix_opportunities_expected_close_date", "opportunities", schema=SCHEMA)
+    op.drop_index("ix_opportunities_customer_id_won", "opportunities", schema=SCHEMA)
     op.drop_index("ix_opportunities_owner_id", "opportunities", schema=SCHEMA)
     op.drop_index("ix_opportunities_stall_due_at", "opportunities", schema=SCHEMA)
     for column in (
