@@ -144,6 +144,19 @@ def test_a_service_missing_from_the_table_and_a_wrong_link_are_named(tree: Path)
     assert "README.md: link to services/stock_keeper/README.md: no such file" in problems
 
 
+def test_consumers_built_over_a_named_collection_are_read(tree: Path) -> None:
+    fanout = """
+    FORWARDED = {"crm.stock.reserved": "stock.reserved", "crm.shop.cancelled": "shop.cancelled"}
+    def specs():
+        return [ConsumerSpec(durable="shop-" + s, subject=s, handler=h) for s in FORWARDED]
+    """
+    _write(tree, {"services/shop/fanout.py": fanout})
+    services, problems = docs_check.declared_services(tree)
+    assert problems == []
+    assert services["shop"].consumes == {"crm.stock.reserved", "crm.shop.cancelled"}
+    assert docs_check.check(tree) == ["shop: the code consumes crm.shop.cancelled, the table's column does not list it"]
+
+
 def test_a_consumer_whose_subject_cannot_be_read_fails_the_check(tree: Path) -> None:
     _write(tree, {"services/shop/late.py": "SPEC = ConsumerSpec('shop-late', pick_subject(), handler)\n"})
     _, problems = docs_check.declared_services(tree)

@@ -106,8 +106,42 @@ def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
     return {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
 
 
-def _loop_values(name: ast.Name, parents: dict[ast.AST, ast.AST], constants: dict[str, str]) -> list[str] | None:
-    """Values a loop variable takes when it unpacks a literal list of tuples (`for a, b in ((..), (..))`)."""
+def _string_collections(modules: Iterable[ast.Module], constants: dict[str, str]) -> dict[str, list[str]]:
+    """Module-level NAME = literal dict (its keys), list, tuple or set of strings, by name."""
+    found: dict[str, list[str]] = {}
+    for module in modules:
+        for node in module.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+            if isinstance(value, ast.Dict):
+                elements = [key for key in value.keys if key is not None]
+            elif isinstance(value, ast.List | ast.Tuple | ast.Set):
+                elements = list(value.elts)
+            else:
+                continue
+            strings = [_resolve_str(element, constants) for element in elements]
+            if elements and None not in strings:
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        found[target.id] = [string for string in strings if string is not None]
+    return found
+
+
+def _iterated(iterable: ast.expr, constants: dict[str, str], collections: dict[str, list[str]]) -> list[ast.expr | str] | None:
+    """The elements a loop walks: a literal sequence's nodes, or the strings of a named literal collection."""
+    if isinstance(iterable, ast.Tuple | ast.List | ast.Set):
+        return list(iterable.elts)
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute) and not iterable.args:
+        if iterable.func.attr == "keys":
+            iterable = iterable.func.value
+    name = iterable.id if isinstance(iterable, ast.Name) else iterable.attr if isinstance(iterable, ast.Attribute) else ""
+    return list(collections[name]) if name in collections else None
+
+
+def _loop_values(
+    name: ast.Name, parents: dict[ast.AST, ast.AST], constants: dict[str, str], collections: dict[str, list[str]]
+) -> list[str] | None:
+    """Values a loop variable takes over a literal sequence (of tuples, when it unpacks) or a named literal collection."""
     node: ast.AST | None = name
     while node is not None:
         node = parents.get(node)
@@ -117,21 +151,21 @@ def _loop_values(name: ast.Name, parents: dict[ast.AST, ast.AST], constants: dic
         elif isinstance(node, ast.For):
             loops = [node]
         for loop in loops:
-            target, iterable = loop.target, loop.iter
-            if not isinstance(iterable, ast.Tuple | ast.List):
+            target = loop.target
+            elements = _iterated(loop.iter, constants, collections)
+            if elements is None:
                 continue
+            values: list[str | None]
             if isinstance(target, ast.Name) and target.id == name.id:
-                values = [_resolve_str(element, constants) for element in iterable.elts]
+                values = [e if isinstance(e, str) else _resolve_str(e, constants) for e in elements]
             elif isinstance(target, ast.Tuple):
                 names = [t.id if isinstance(t, ast.Name) else None for t in target.elts]
                 if name.id not in names:
                     continue
                 index = names.index(name.id)
                 values = [
-                    _resolve_str(element.elts[index], constants)
-                    if isinstance(element, ast.Tuple) and len(element.elts) > index
-                    else None
-                    for element in iterable.elts
+                    _resolve_str(e.elts[index], constants) if isinstance(e, ast.Tuple) and len(e.elts) > index else None
+                    for e in elements
                 ]
             else:
                 continue
@@ -143,6 +177,7 @@ def consumer_subjects(package_dir: Path, shared_constants: dict[str, str]) -> tu
     """Subjects of every ConsumerSpec a service package builds, and the calls whose subject could not be read."""
     sources = list(_sources(package_dir))
     constants = {**shared_constants, **_string_constants(module for _, module in sources)}
+    collections = _string_collections([module for _, module in sources], constants)
     subjects: set[str] = set()
     unresolved: list[str] = []
     for path, module in sources:
@@ -160,7 +195,7 @@ def consumer_subjects(package_dir: Path, shared_constants: dict[str, str]) -> tu
             value = _resolve_str(arg, constants) if arg is not None else None
             values = [value] if value is not None else None
             if values is None and isinstance(arg, ast.Name):
-                values = _loop_values(arg, parents, constants)
+                values = _loop_values(arg, parents, constants, collections)
             if values is None:
                 unresolved.append(f"{path.relative_to(package_dir.parent.parent)}:{node.lineno}")
             else:
