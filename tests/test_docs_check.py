@@ -186,6 +186,13 @@ def test_a_setting_no_doc_names_is_named(tree: Path) -> None:
     ]
 
 
+def test_a_benchmark_the_table_does_not_list_is_named(tree: Path) -> None:
+    _write(tree, {"tools/bench/helper.py": "X = 1\n", "tools/bench/burst.py": 'if __name__ == "__main__":\n    run()\n'})
+    assert docs_check.check(tree) == ["tools/bench/burst.py is a benchmark docs/benchmarks.md does not list (`burst`)"]
+    _write(tree, {"docs/benchmarks.md": "# Benchmarks\n\n| `burst` | what it measures |\n"})
+    assert docs_check.check(tree) == []
+
+
 def test_anchors_follow_githubs_rules() -> None:
     text = "# Where things are\n## REST (through the edge) and gRPC\n## Notes\n## Notes\n```\n# not a heading\n```\n"
     assert docs_check.anchors(text) == {"where-things-are", "rest-through-the-edge-and-grpc", "notes", "notes-1"}

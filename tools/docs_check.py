@@ -4,7 +4,8 @@
 what the code declares: the gRPC services its `ServiceDefinition` names, the subjects of its `ConsumerSpec`s,
 and the events of the catalog (`crm_common/bus/catalog.py`) in its own `crm.<package>.*` namespace. It also
 follows every relative Markdown link in README.md, CHANGELOG.md, docs/ and the service READMEs, anchors included,
-and checks that every field of a pydantic-settings class (its `CRM_*` variable) is named somewhere under docs/.
+checks that every field of a pydantic-settings class (its `CRM_*` variable) is named somewhere under docs/, and that
+docs/benchmarks.md lists every runnable module of tools/bench.
 """
 
 from __future__ import annotations
@@ -369,6 +370,17 @@ def undocumented_settings(root: Path) -> list[str]:
     ]
 
 
+def unlisted_benchmarks(root: Path) -> list[str]:
+    """Runnable modules of tools/bench (a `__main__` guard) that docs/benchmarks.md does not list."""
+    table = root / "docs" / "benchmarks.md"
+    listed = table.read_text(encoding="utf-8") if table.is_file() else ""
+    return [
+        f"tools/bench/{path.name} is a benchmark docs/benchmarks.md does not list (`{path.stem}`)"
+        for path in sorted((root / "tools" / "bench").glob("*.py"))
+        if '__name__ == "__main__"' in path.read_text(encoding="utf-8") and f"`{path.stem}`" not in listed
+    ]
+
+
 # ---------------------------------------------------------------- links
 
 
@@ -444,7 +456,7 @@ def check(root: Path = REPO_ROOT) -> list[str]:
     """Every problem in the docs of the tree at root."""
     services, problems = declared_services(root)
     problems += compare(service_table((root / "README.md").read_text(encoding="utf-8")), services)
-    return problems + undocumented_settings(root) + broken_links(root, doc_files(root))
+    return problems + undocumented_settings(root) + unlisted_benchmarks(root) + broken_links(root, doc_files(root))
 
 
 def main(argv: list[str] | None = None) -> int:
