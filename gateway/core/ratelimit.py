@@ -17,20 +17,18 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import nats
 from fastapi import FastAPI
-from nats.aio.client import RawCredentials
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.core.errors import problem_response
 from gateway.core.security import is_protected
+
+if TYPE_CHECKING:
+    from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +161,12 @@ class KvStore:
 
     async def open(self) -> None:
         """Connect (retrying until NATS answers) and find or create the bucket."""
+        # Imported here: an edge without NATS never loads the client (start-up time counts on a busy node).
+        import nats
+        from nats.aio.client import RawCredentials
+        from nats.js.api import KeyValueConfig, StorageType
+        from nats.js.errors import BucketNotFoundError
+
         if self._nc is None:
             self._nc = await nats.connect(
                 servers=self._servers,
@@ -221,6 +225,8 @@ class KvStore:
 
     async def _take_batch(self, key: str, rate: Rate, arrivals: list[float]) -> list[float]:
         """Count requests (their arrival times) on a key with one compare-and-set; the wait of each."""
+        from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
+
         kv = self._kv
         assert kv is not None, "take() before open()"
         # What this replica wrote last: tried first (one round trip), read again only when another replica wrote.
