@@ -12,6 +12,7 @@ from google.protobuf.json_format import MessageToDict
 
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
 from crm_common.calendar import Calendar, calendar_from_json
+from crm_common.identity import acting_as
 from crm_common.service import Runtime
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,10 @@ class LeadDirectory:
     async def _load(self) -> None:
         stub = self.runtime.stub(lead_pb2_grpc.LeadServiceStub, self.runtime.peers.lead_addr)
         try:
-            teams = (await stub.ListTeams(lead_pb2.ListTeamsRequest(), timeout=CALL_TIMEOUT_SECONDS)).teams
-            reps = (await stub.ListReps(lead_pb2.ListRepsRequest(), timeout=CALL_TIMEOUT_SECONDS)).reps
+            # The service's own question (who is whose manager), not the user's: a rep may not list reps.
+            with acting_as(None):
+                teams = (await stub.ListTeams(lead_pb2.ListTeamsRequest(), timeout=CALL_TIMEOUT_SECONDS)).teams
+                reps = (await stub.ListReps(lead_pb2.ListRepsRequest(), timeout=CALL_TIMEOUT_SECONDS)).reps
         except Exception as err:  # the lead service down: keep what we knew, decide with it
             log.warning("lead service directory unavailable: %s", err)
             self._loaded = time.monotonic() - CACHE_SECONDS + 5

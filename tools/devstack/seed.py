@@ -15,6 +15,8 @@ REPS = (
     ("李强", "li.qiang@example.com"),
     ("Zhang Wei", "zhang.wei@example.com"),
 )
+# The demo team's manager: the manager key acts as this person (approvals, stall escalations reach them).
+MANAGER_ID = "devstack-manager"
 RULE_NAME = "default"
 RULE_PRIORITY = 1000
 DEADLINE_SECONDS = 10.0
@@ -53,6 +55,8 @@ def seed_demo_data(lead_addr: str, identity_key: str = "") -> SeedResult:
         team = next((t for t in teams.teams if t.name == TEAM_NAME), None)
         if team is None:
             team = stub.CreateTeam(lead_pb2.CreateTeamRequest(name=TEAM_NAME), timeout=DEADLINE_SECONDS).team
+        if team.manager_id != MANAGER_ID:
+            stub.UpdateTeam(lead_pb2.UpdateTeamRequest(team_id=team.id, manager_id=MANAGER_ID), timeout=DEADLINE_SECONDS)
 
         existing = stub.ListReps(lead_pb2.ListRepsRequest(team_id=team.id), timeout=DEADLINE_SECONDS).reps
         by_name = {rep.name: rep for rep in existing}

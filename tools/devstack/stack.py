@@ -29,7 +29,7 @@ from crm_common.settings import TransportSettings
 
 from .infra import NatsServer, PostgresServer
 from .procs import ChildProcess, free_port, log_tail, stop_all
-from .seed import SeedResult, seed_demo_data
+from .seed import MANAGER_ID, SeedResult, seed_demo_data
 
 logger = logging.getLogger(__name__)
 
@@ -524,11 +524,15 @@ class Stack:
         entries: list[dict[str, Any]] = [
             {"key_sha256": _sha256(self.api_key), "role": "admin", "name": "devstack admin"}
         ]
-        self.role_keys = {role: secrets.token_urlsafe(32) for role in ("system", "manager", "viewer")}
+        # admin_2: a second admin, for four-eyes approvals of pipeline overrides.
+        self.role_keys = {role: secrets.token_urlsafe(32) for role in ("system", "manager", "viewer", "admin_2")}
         for role, key in self.role_keys.items():
-            entry: dict[str, Any] = {"key_sha256": _sha256(key), "role": role, "name": f"devstack {role}"}
+            entry: dict[str, Any] = {
+                "key_sha256": _sha256(key), "role": role.removesuffix("_2"), "name": f"devstack {role}"
+            }
             if role == "manager" and self.seed is not None:
                 entry["team_ids"] = [self.seed.team_id]  # the demo team's manager
+                entry["rep_id"] = MANAGER_ID
             entries.append(entry)
         self.rep_keys = {}
         for rep in self.seed.reps if self.seed is not None else ():
