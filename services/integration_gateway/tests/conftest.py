@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +14,7 @@ import pytest_asyncio
 
 from crm.integration.v1 import integration_pb2_grpc
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
+from crm_common.bus.consumer import DurableConsumer
 from crm_common.errors import FieldViolation, InvalidArgument
 from crm_common.grpc_client import channel_as
 from crm_common.grpc_server import GrpcServer
@@ -20,6 +22,7 @@ from crm_common.identity import Role, user_principal
 from crm_common.service import Runtime
 from crm_common.settings import PeerAddresses
 from integration_gateway.app import DEFINITION, build
+from integration_gateway.tests.receiver import Receiver
 
 
 class LeadStandIn(lead_pb2_grpc.LeadServiceServicer):
@@ -94,3 +97,45 @@ async def stub(runtime: Runtime) -> AsyncIterator[integration_pb2_grpc.Integrati
     async with channel_as(f"127.0.0.1:{server.port}", user_principal(Role.ADMIN)) as channel:
         yield integration_pb2_grpc.IntegrationServiceStub(channel)
     await server.stop(0)
+
+
+Stub = integration_pb2_grpc.IntegrationServiceStub
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def stack(
+    service_runtime: Callable[..., AbstractAsyncContextManager[Runtime]],
+) -> AsyncIterator[tuple[Runtime, Stub]]:
+    """The service with its consumers and dispatcher running, loopback receivers allowed, a fast retry schedule."""
+    async with service_runtime(
+        DEFINITION, outbound_allowed_networks="127.0.0.0/8", delivery_retry_schedule_seconds=[0, 0.05, 0.05, 0.05],
+        delivery_poll_seconds=0.05, dependency_probe_interval_seconds=0.2,
+    ) as runtime:
+        wiring = await build(runtime)
+        server = GrpcServer(port=0, service_names=DEFINITION.grpc_services)
+        wiring.register(server.server)
+        await server.start()
+        assert runtime.js is not None
+        consumers = [
+            DurableConsumer(spec, db=runtime.db, inbox=DEFINITION.inbox, js=runtime.js, max_deliver=5)
+            for spec in wiring.consumers
+        ]
+        tasks = [asyncio.create_task(c.run()) for c in consumers]
+        tasks += [asyncio.create_task(job()) for job in wiring.background]
+        async with channel_as(f"127.0.0.1:{server.port}", user_principal(Role.ADMIN)) as channel:
+            yield runtime, Stub(channel)
+        for c in consumers:
+            c.stop()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.stop(0)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def receiver() -> AsyncIterator[Receiver]:
+    r = await Receiver().start()
+    yield r
+    await r.stop()
+
+
