@@ -16,6 +16,7 @@ from gateway.core.errors import document_problems, install_error_handlers
 from gateway.core.input import RefuseUnstorableInput, json_only_operations
 from gateway.core.middleware import LimitRequestBody, RecordRequestMetrics, RouteTemplates
 from gateway.core.peers import Peers
+from gateway.core.ratelimit import RateLimit, rate_limiter
 from gateway.core.security import KeyRing, RequireApiKey, document_api_keys
 
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz"})
@@ -67,6 +68,8 @@ def create_app(settings: GatewaySettings, *, tracer_provider: TracerProvider | N
     # Added innermost first: metrics see every answer, the body limit precedes the key check, and only a known
     # caller's body is read and checked for what no service could store.
     app.add_middleware(RefuseUnstorableInput, templates=templates, json_only=lambda: json_only_operations(app.openapi()))
+    # Inside the key check (a caller to count) and before any body is read; shared across replicas via NATS.
+    app.add_middleware(RateLimit, limiter=rate_limiter(app, settings.nats_url, credentials=settings.nats_credentials))
     app.add_middleware(RequireApiKey, keyring=app.state.keyring)
     app.add_middleware(
         LimitRequestBody, max_bytes=settings.max_body_bytes,
