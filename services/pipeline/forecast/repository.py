@@ -26,6 +26,8 @@ def month_bounds(month: str) -> tuple[date, date]:
     if found is None:
         raise InvalidArgument([FieldViolation("month", "must be YYYY-MM")])
     year, number = int(found.group(1)), int(found.group(2))
+    if not (year >= 1 and (year, number) < (9999, 12)):  # a month whose bounds are both dates
+        raise InvalidArgument([FieldViolation("month", "must lie between 0001-01 and 9999-11")])
     return date(year, number, 1), date(year + number // 12, number % 12 + 1, 1)
 
 
