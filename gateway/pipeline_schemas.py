@@ -141,3 +141,15 @@ class RejectIn(RequestModel):
 
 class ApproveIn(RequestModel):
     reason: Long = ""
+
+
+class StageChangeIn(RequestModel):
+    opportunity_id: Required
+    to: Key
+    reason: Long = ""
+
+
+class StageImportIn(RequestModel):
+    """A bulk import of stage changes: each line through the same rules as POST /v1/opportunities/{id}/stage."""
+
+    changes: list[StageChangeIn] = Field(min_length=1, max_length=1000)

@@ -156,6 +156,15 @@ async def test_a_deal_moves_only_with_its_evidence(edge: httpx.AsyncClient) -> N
     }
     refused = await edge.post(f"{url}/stage", json={"to": "proposal"}, headers=REP)
     assert assert_problem(refused, 409)["missing"] == dry.json()["missing"]
+    # A bulk import is refused alike, line by line, and an admin's line like anyone's.
+    imported = await edge.post(
+        "/v1/opportunity-stage-changes",
+        json={"changes": [{"opportunity_id": deal["id"], "to": "proposal"}, {"opportunity_id": str(uuid.uuid4()), "to": "x"}]},
+        headers=ADMIN,
+    )
+    assert [(r["outcome"], r["missing"]) for r in imported.json()["results"]] == [
+        ("refused", dry.json()["missing"]), ("not_found", []),
+    ]
     for _ in range(2):
         assert (await edge.post(f"{url}/contacts", json={"channel": "phone", "summary": "call"}, headers=REP)).status_code == 201
     moved = await edge.post(f"{url}/stage", json={"to": "proposal", "version": 1}, headers=REP)

@@ -186,11 +186,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         )
                     ).all()
                 }
+                moved = {
+                    r[0]
+                    for r in (
+                        await conn.execute(
+                            text("SELECT id FROM pipeline.opportunities WHERE id = ANY(:ids) AND stage <> 'qualification'")
+                            .bindparams(ids=list(due_at))
+                        )
+                    ).all()
+                }
             late = [(raised[i] - d).total_seconds() for i, d in due_at.items() if i in raised]
             results["stall_lateness_1m"] = _summary(
                 f"stall raised after due, {args.stall_open} open deals", late, "s"
             ) | {"missed": len(due_at) - len(late)}
-            print(f"  stalls due {len(due_at)}, raised {len(late)}, not raised {len(due_at) - len(late)}")
+            print(
+                f"  stalls due {len(due_at)}, raised {len(late)}, not raised {len(due_at) - len(late)} "
+                f"(of which moved on before due, their clock restarted: {len(moved - set(raised))})"
+            )
             results["stage_change_1m_with_worker"] = _summary(
                 f"stage change with {args.stall_open} deals + stall worker", serving, "ms"
             )

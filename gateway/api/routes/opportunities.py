@@ -27,6 +27,7 @@ from gateway.pipeline_schemas import (
     OpportunityIn,
     OpportunityPatch,
     OverrideIn,
+    StageImportIn,
     StageMoveIn,
     SubStateMoveIn,
 )
@@ -291,3 +292,29 @@ async def list_notifications(
         pipeline_pb2.ListOpportunityNotificationsRequest(opportunity_id=opportunity_id), timeout=CALL_DEADLINE_SECONDS
     )
     return reply_json(reply, frozenset())
+
+
+@router.post(
+    "/opportunity-stage-changes",
+    summary="Bulk import of stage changes: each line moved, sent for approval or refused exactly as one move would be",
+)
+async def import_stage_changes(body: StageImportIn, _: OpportunityActDep, client: PipelineClientDep) -> dict[str, Any]:
+    reply = await client.ImportStageChanges(
+        pipeline_pb2.ImportStageChangesRequest(
+            changes=[
+                pipeline_pb2.StageChange(opportunity_id=c.opportunity_id, to_stage=c.to, reason=c.reason)
+                for c in body.changes
+            ]
+        ),
+        timeout=CALL_DEADLINE_SECONDS,
+    )
+    return {
+        "results": [
+            {
+                "opportunity_id": r.opportunity_id, "outcome": r.outcome, "approval_id": r.approval_id or None,
+                "message": r.message or None,
+                "missing": [{"stage": m.stage, "action": m.action, "need": m.need, "have": m.have} for m in r.missing],
+            }
+            for r in reply.results
+        ]
+    }
