@@ -8,14 +8,17 @@ from gateway.api.routes import (
     approvals,
     contacts,
     customers,
+    dependencies,
     forecast,
     health,
+    integrations,
     leads,
     opportunities,
     pipelines,
     reports,
     reps,
     routing,
+    subscriptions,
     webhooks,
 )
 from gateway.api.routes import notifications as notification_admin
@@ -36,4 +39,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     opportunities.router,
     approvals.router,
     forecast.router,
+    integrations.router,
+    subscriptions.router,
+    dependencies.router,
 )

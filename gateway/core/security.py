@@ -168,6 +168,19 @@ def is_protected(path: str) -> bool:
     return path == PROTECTED_PREFIX or path.startswith(PROTECTED_PREFIX + "/")
 
 
+# A source that signs its webhooks (Standard Webhooks) needs no API key: only POST /v1/webhooks/{source} carrying a
+# webhook-signature, and the integration service verifies the signature (401 for a source without a secret).
+SIGNED_WEBHOOK_CALLER = Caller(role=Role.SYSTEM, subject="signed-webhook")
+
+
+def signed_webhook(scope: Scope) -> bool:
+    """Whether a request without a key is a signed webhook, which the integration service authenticates."""
+    return (
+        scope.get("method") == "POST" and scope["path"].startswith("/v1/webhooks/")
+        and "webhook-signature" in Headers(scope=scope)
+    )
+
+
 class RequireApiKey:
     """Refuses /v1 requests without a known API key or a valid identity-provider token before reading the body.
 
@@ -206,6 +219,8 @@ class RequireApiKey:
                     return
             else:
                 caller = self.keyring.identify(token)
+        if caller is None and signed_webhook(scope):
+            caller = SIGNED_WEBHOOK_CALLER
         if caller is None:
             response = problem_response(
                 401,
