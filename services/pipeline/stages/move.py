@@ -198,20 +198,19 @@ async def _apply(
         "override": approval is not None and approval.kind == "override", "reason": reason,
         "approval_id": approval.id if approval is not None else None,
     }
-    moved = await repo.apply_move(conn, row=row, values=values, history=history, at=at)
+    event = pipeline_events_pb2.StageChanged(
+        opportunity_id=str(row.id), pipeline=pipeline.key, pipeline_version=version, from_stage=row.stage,
+        to_stage=to, by=history["by"], approved_by=history["approved_by"], override=history["override"],
+        reason=reason, status=status, seconds_in_stage=(at - row.stage_entered_at).total_seconds(),
+        owner_id=row.owner_id or "", team_id=row.team_id, at=to_timestamp(at),
+        approval_kind=approval.kind if approval is not None else "",
+    )
+    moved = await repo.apply_move(
+        conn, row=row, values=values, history=history, at=at, outbox=deps.runtime.definition.outbox,
+        events=[(STAGE_CHANGED, event)],
+    )
     if moved is None:
         raise Conflict("the opportunity changed while it was being moved: read it again")
-    await deps.runtime.stage(
-        conn,
-        STAGE_CHANGED,
-        pipeline_events_pb2.StageChanged(
-            opportunity_id=str(row.id), pipeline=pipeline.key, pipeline_version=version, from_stage=row.stage,
-            to_stage=to, by=history["by"], approved_by=history["approved_by"], override=history["override"],
-            reason=reason, status=status, seconds_in_stage=(at - row.stage_entered_at).total_seconds(),
-            owner_id=row.owner_id or "", team_id=row.team_id, at=to_timestamp(at),
-            approval_kind=approval.kind if approval is not None else "",
-        ),
-    )
     if deps.on_due_changed is not None:
         after_commit(conn, deps.on_due_changed)
     return moved

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from google.protobuf.message import Message
+from sqlalchemy import Table, TextClause, exists, func, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crm_common.bus.outbox import events_cte, events_cte_params, events_written, riding_events
 from pipeline.stages.gates import Facts
 from pipeline.tables import evidence, opportunities, stage_history, sub_state_history
 
@@ -65,20 +68,58 @@ async def repeat_customer(conn: AsyncConnection, *, customer_id: str | None, bes
     return bool((await conn.execute(query)).scalar())
 
 
+# The move, its history entry and its events in one statement: the entry and the events are written only if the
+# update found the version it was read at (the change they record happened).
+_MOVE = """
+WITH moved AS (
+    UPDATE pipeline.opportunities SET
+        stage = :stage, status = :status, pipeline_version = :pipeline_version, stage_entered_at = :at,
+        sub_state = '', sub_state_entered_at = NULL, stalled = false, block_reason = '',
+        closed_at = CAST(:closed_at AS timestamptz), lost_reason = :lost_reason,
+        stall_due_at = CAST(:stall_due_at AS timestamptz), stall_kind = :stall_kind, stall_level = 0,
+        version = version + 1
+    WHERE id = :id AND version = :version
+    RETURNING *
+), entry AS (
+    INSERT INTO pipeline.stage_history (opportunity_id, stage, at, by, approved_by, override, reason, approval_id)
+    SELECT id, :stage, :at, :by, :approved_by, :override, :reason, CAST(:approval_id AS uuid) FROM moved
+), {events}
+SELECT * FROM moved
+"""
+
+
+@lru_cache(maxsize=4)
+def _move_statement(outbox: Table, notify: bool) -> TextClause:
+    return text(_MOVE.format(events=events_cte(outbox, notify=notify, when="moved"))).bindparams(
+        *events_cte_params(notify=notify)
+    )
+
+
 async def apply_move(
-    conn: AsyncConnection, *, row: Row, values: dict[str, Any], history: dict[str, Any], at: datetime
+    conn: AsyncConnection,
+    *,
+    row: Row,
+    values: dict[str, Any],
+    history: dict[str, Any],
+    at: datetime,
+    outbox: Table,
+    events: list[tuple[str, Message]],
 ) -> Row | None:
-    """Write the new stage if nobody changed the opportunity since `row` was read; None when somebody did."""
-    moved = (
-        await conn.execute(
-            update(opportunities)
-            .where(and_(opportunities.c.id == row.id, opportunities.c.version == row.version))
-            .values(**values, version=opportunities.c.version + 1)
-            .returning(*opportunities.c)
-        )
-    ).first()
+    """Write the new stage, its history entry and events if nobody changed the opportunity since `row` was read.
+
+    None when somebody did (nothing is written then).
+    """
+    riding = riding_events(conn, outbox, events)
+    params = {
+        "id": row.id, "version": row.version, "at": at, "stage": values["stage"], "status": values["status"],
+        "pipeline_version": values["pipeline_version"], "closed_at": values["closed_at"],
+        "lost_reason": values["lost_reason"], "stall_due_at": values["stall_due_at"], "stall_kind": values["stall_kind"],
+        "by": history["by"], "approved_by": history["approved_by"], "override": history["override"],
+        "reason": history["reason"], "approval_id": history["approval_id"],
+    } | riding.params
+    moved = (await conn.execute(_move_statement(outbox, riding.notify), params)).first()
     if moved is not None:
-        await conn.execute(insert(stage_history).values(opportunity_id=row.id, at=at, **history))
+        events_written(conn, riding)
     return moved
 
 

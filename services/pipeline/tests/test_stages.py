@@ -9,6 +9,7 @@ import grpc
 import pytest
 from grpc_status import rpc_status
 
+from crm.events.v1 import pipeline_events_pb2
 from crm.pipeline.v1 import pipeline_pb2, pipeline_pb2_grpc
 from crm_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from crm_common.grpc_client import channel_as
@@ -35,7 +36,16 @@ async def _contact(servicer: PipelineServicer, opportunity_id: str, who=REP_A) -
         )
 
 
-async def test_a_move_without_evidence_is_refused_naming_what_is_missing(servicer: PipelineServicer) -> None:
+async def test_a_move_without_evidence_is_refused_naming_what_is_missing(
+    servicer: PipelineServicer, runtime: Runtime
+) -> None:
+    assert runtime.nc is not None
+    heard: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_changed(msg: object) -> None:
+        await heard.put(msg.data)  # type: ignore[attr-defined]
+
+    sub = await runtime.nc.subscribe("crm.pipeline.stage_changed", cb=on_changed)
     key = await put(servicer)
     deal = await open_deal(servicer, key)
     assert (deal.stage, deal.status, deal.version, deal.pipeline_version) == ("qualification", "open", 1, 1)
@@ -61,6 +71,14 @@ async def test_a_move_without_evidence_is_refused_naming_what_is_missing(service
     ]
     # Contacts count since the stage was entered: the new stage's own action is about a field.
     assert [(a.key, a.done) for a in after.actions] == [("close_date", False)]
+    event = pipeline_events_pb2.StageChanged()
+    async with asyncio.timeout(10):
+        while event.opportunity_id != deal.id:
+            event.ParseFromString(await heard.get())
+    assert (event.from_stage, event.to_stage, event.by, event.pipeline_version, event.override) == (
+        "qualification", "demo", "rep-a", 1, False,
+    )
+    await sub.unsubscribe()
 
 
 async def test_every_entry_point_is_refused_alike(servicer: PipelineServicer, runtime: Runtime, served: str) -> None:
