@@ -78,6 +78,11 @@ class Lead(lead_pb2_grpc.LeadServiceServicer):
     def ListTeams(self, request, context):
         return lead_pb2.ListTeamsResponse(teams=self.teams)
 
+    def UpdateTeam(self, request, context):
+        team = next(t for t in self.teams if t.id == request.team_id)
+        team.manager_id = request.manager_id
+        return lead_pb2.UpdateTeamResponse(team=team)
+
     def CreateRep(self, request, context):
         rep = lead_pb2.Rep(id=str(uuid.uuid4()), name=request.name, team_id=request.team_id,
                            email=request.email, active=True)
@@ -299,6 +304,9 @@ def test_stack_runs_supervises_and_stops_every_process(tmp_path: Path) -> None:
         }
         admin = httpx.get(f"{info['gateway_url']}/whoami", headers={"Authorization": f"Bearer {info['api_key']}"})
         assert admin.json()["role"] == "admin"
+        # One identity key, generated for this stack, in every process: their tokens verify at each other.
+        keys = {psutil.Process(stack.pid(name)).environ().get("CRM_IDENTITY_KEY") for name in info["services"]}
+        assert keys == {info["identity_key"]} and len(info["identity_key"]) >= 32
         with psycopg.connect(info["postgres_url"]) as conn:
             schemas = {row[0] for row in conn.execute("SELECT schema_name FROM information_schema.schemata")}
         assert {spec.schema for spec in SERVICES} <= schemas
