@@ -132,10 +132,11 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
         self, request: contact_pb2.SetSurvivorshipRulesRequest, context: grpc.aio.ServicerContext
     ) -> contact_pb2.SetSurvivorshipRulesResponse:
         data = rules_from_json(request.rules_json)
-        if not request.actor_id:
+        actor_id = access.actor_id(request.actor_id)
+        if not actor_id:
             raise InvalidArgument([FieldViolation("actor_id", "is required: every rules version names who set it")])
         async with self.runtime.db.transaction() as conn:
-            rules = await survivorship.store_rules(conn, data, actor_id=request.actor_id, reason=request.reason)
+            rules = await survivorship.store_rules(conn, data, actor_id=actor_id, reason=request.reason)
         rebuilt, pending = await self._rebuild_within_budget()
         return contact_pb2.SetSurvivorshipRulesResponse(
             rules_json=to_json(rules.to_dict()), version=rules.version, rebuilt=rebuilt, pending=pending
@@ -153,7 +154,7 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
     ) -> contact_pb2.SetContactMatchRulesResponse:
         data = rules_from_json(request.rules_json)
         async with self.runtime.db.transaction() as conn:
-            thresholds = await store_thresholds(conn, data, actor_id=request.actor_id)
+            thresholds = await store_thresholds(conn, data, actor_id=access.actor_id(request.actor_id))
         return contact_pb2.SetContactMatchRulesResponse(rules_json=to_json(thresholds.to_dict()))
 
     async def MergeContacts(
@@ -163,7 +164,7 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
         merged_id = parse_id(request.merged_id, "contact")
         async with self.runtime.db.transaction() as conn:
             merge, survivor = await contact_merges.merge_contacts(
-                conn, survivor_id=survivor_id, merged_id=merged_id, actor_id=request.actor_id, reason=request.reason
+                conn, survivor_id=survivor_id, merged_id=merged_id, actor_id=access.actor_id(request.actor_id), reason=request.reason
             )
         return contact_pb2.MergeContactsResponse(merge_id=str(merge.id), survivor=contact_message(survivor))
 

@@ -160,7 +160,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         merge_id = parse_id(request.merge_id, "merge")
         async with self.runtime.db.transaction() as conn:
             survivor, restored = await stewardship.unmerge(
-                self.runtime, conn, merge_id=merge_id, actor=Actor(request.actor_id, reason=request.reason)
+                self.runtime, conn, merge_id=merge_id, actor=Actor(access.actor_id(request.actor_id), reason=request.reason)
             )
         return customer_pb2.UnmergeCustomersResponse(
             survivor=customer_message(survivor), restored=customer_message(restored)
@@ -218,7 +218,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
                 conn,
                 from_rep_id=request.from_rep_id,
                 to_rep_id=request.to_rep_id,
-                actor=Actor(request.actor_id, reason="steward reassigned"),
+                actor=Actor(access.actor_id(request.actor_id), reason="steward reassigned"),
             )
         return customer_pb2.ReassignStewardResponse(reassigned=moved)
 
@@ -248,7 +248,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         data = rules_from_json(request.rules_json)
         rules = stewardship.parse_rules(data)
         async with self.runtime.db.transaction() as conn:
-            await repository.put_setting(conn, key=MATCH_RULES_KEY, value=rules.to_dict(), updated_by=request.actor_id)
+            await repository.put_setting(conn, key=MATCH_RULES_KEY, value=rules.to_dict(), updated_by=access.actor_id(request.actor_id))
         forget_rules()
         return customer_pb2.SetMatchRulesResponse(rules_json=to_json(rules.to_dict()))
 
@@ -312,7 +312,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
                 data=request.file,
                 file_format=request.file_format,
                 send_to_review=request.send_to_review,
-                actor_id=request.actor_id,
+                actor_id=access.actor_id(request.actor_id),
                 settings=self.settings,
                 idempotency_key=request.idempotency_key,
             )

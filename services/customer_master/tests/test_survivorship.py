@@ -210,9 +210,10 @@ async def test_rules_over_grpc_are_versioned_validated_and_rebuild(own_runtime: 
             )
             assert stored.version == before.version + 1 and not stored.pending
             now = await stub.GetSurvivorshipRules(contact_pb2.GetSurvivorshipRulesRequest(), timeout=5)
+            # The author is the verified caller (the channel's principal), not the request's actor_id.
             assert (now.version, now.set_by, json.loads(now.rules_json)["contact"]["email"]) == (
                 stored.version,
-                "admin",
+                "user:admin",
                 {"rule": "most_complete"},
             )
             old = await stub.GetSurvivorshipRules(contact_pb2.GetSurvivorshipRulesRequest(version=before.version), timeout=5)
