@@ -146,9 +146,11 @@ def test_a_service_missing_from_the_table_and_a_wrong_link_are_named(tree: Path)
 
 def test_consumers_built_over_a_named_collection_are_read(tree: Path) -> None:
     fanout = """
-    FORWARDED = {"crm.stock.reserved": "stock.reserved", "crm.shop.cancelled": "shop.cancelled"}
+    FORWARDED = {"crm.stock.reserved": "stock.reserved"}
+    APPLY = {"crm.shop.cancelled": (("fact",), apply_cancelled)}
     def specs():
         return [ConsumerSpec(durable="shop-" + s, subject=s, handler=h) for s in FORWARDED]
+    LIVE = [ConsumerSpec(durable=d(subject), subject=subject, handler=f) for subject, (_, f) in APPLY.items()]
     """
     _write(tree, {"services/shop/fanout.py": fanout})
     services, problems = docs_check.declared_services(tree)

@@ -128,21 +128,26 @@ def _string_collections(modules: Iterable[ast.Module], constants: dict[str, str]
     return found
 
 
-def _iterated(iterable: ast.expr, constants: dict[str, str], collections: dict[str, list[str]]) -> list[ast.expr | str] | None:
-    """The elements a loop walks: a literal sequence's nodes, or the strings of a named literal collection."""
+def _iterated(
+    iterable: ast.expr, collections: dict[str, list[str]]
+) -> tuple[list[ast.expr] | list[str], bool] | None:
+    """What a loop walks, and whether it walks `.items()`: a literal sequence's nodes, or a named collection's strings."""
     if isinstance(iterable, ast.Tuple | ast.List | ast.Set):
-        return list(iterable.elts)
+        return list(iterable.elts), False
+    items = False
     if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute) and not iterable.args:
-        if iterable.func.attr == "keys":
+        if iterable.func.attr in ("keys", "items"):
+            items = iterable.func.attr == "items"
             iterable = iterable.func.value
     name = iterable.id if isinstance(iterable, ast.Name) else iterable.attr if isinstance(iterable, ast.Attribute) else ""
-    return list(collections[name]) if name in collections else None
+    return (list(collections[name]), items) if name in collections else None
 
 
 def _loop_values(
     name: ast.Name, parents: dict[ast.AST, ast.AST], constants: dict[str, str], collections: dict[str, list[str]]
 ) -> list[str] | None:
-    """Values a loop variable takes over a literal sequence (of tuples, when it unpacks) or a named literal collection."""
+    """Values a loop variable takes over a literal sequence (of tuples, when it unpacks) or a named literal
+    collection (a dict's keys, also as the first name of `for key, value in D.items()`)."""
     node: ast.AST | None = name
     while node is not None:
         node = parents.get(node)
@@ -153,11 +158,18 @@ def _loop_values(
             loops = [node]
         for loop in loops:
             target = loop.target
-            elements = _iterated(loop.iter, constants, collections)
-            if elements is None:
+            walked = _iterated(loop.iter, collections)
+            if walked is None:
                 continue
+            elements, items = walked
             values: list[str | None]
-            if isinstance(target, ast.Name) and target.id == name.id:
+            if items:
+                if not (isinstance(target, ast.Tuple) and target.elts and isinstance(target.elts[0], ast.Name)):
+                    continue
+                if target.elts[0].id != name.id:
+                    continue
+                values = [e if isinstance(e, str) else None for e in elements]
+            elif isinstance(target, ast.Name) and target.id == name.id:
                 values = [e if isinstance(e, str) else _resolve_str(e, constants) for e in elements]
             elif isinstance(target, ast.Tuple):
                 names = [t.id if isinstance(t, ast.Name) else None for t in target.elts]
