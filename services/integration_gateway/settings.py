@@ -29,7 +29,7 @@ class IntegrationSettings(ServiceSettings, OutboundSettings):
         description="Delay before each attempt of an outbound delivery (JSON list; its length is the attempts)",
     )
     delivery_timeout_seconds: float = Field(default=10.0, gt=0, description="Deadline of one outbound delivery")
-    delivery_batch: int = Field(default=50, ge=1, description="Deliveries sent concurrently per round")
+    delivery_batch: int = Field(default=500, ge=1, description="Deliveries claimed per round (keys sent concurrently)")
     delivery_poll_seconds: float = Field(default=1.0, gt=0, description="Idle poll for deliveries coming due")
     delivery_max_retry_after_seconds: float = Field(
         default=86400.0, gt=0, description="Longest Retry-After of a receiver that is honoured as given"

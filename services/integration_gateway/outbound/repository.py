@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, and_, exists, func, select, update
+from sqlalchemy import Row, and_, case, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -78,32 +78,35 @@ async def insert_deliveries(
 
 
 async def claim_due(conn: AsyncConnection, *, limit: int, lease: timedelta) -> Sequence[Row]:
-    """Due deliveries that head their (subscription, ordering key) queue, leased for `lease`, with their endpoint.
+    """Due deliveries in arrival order, leased for `lease`, with their endpoint.
 
-    Only the oldest pending delivery of a key is taken, so a customer's events reach a receiver in order; the
-    lease (next_attempt_at moved ahead) keeps other replicas off it and brings it back if this process dies.
+    A delivery is taken only when no earlier delivery of its (subscription, ordering key) waits (for a retry, or
+    under another lease), so a customer's events reach a receiver in order; taken in seq order, a key's earlier
+    deliveries are always in the same claim. Claims are serialised by a transaction lock, so two replicas never
+    split one key's queue. The lease (next_attempt_at moved ahead) brings a delivery back if this process dies.
     """
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('integration_gateway.claim_due'))"))
     earlier = aliased(d)
-    blocked = exists().where(
+    waiting = exists().where(
         and_(
             earlier.c.subscription_id == d.c.subscription_id,
             earlier.c.ordering_key == d.c.ordering_key,
             earlier.c.status == PENDING,
+            earlier.c.next_attempt_at > func.now(),
             earlier.c.seq < d.c.seq,
         )
     )
-    heads = (
+    due = (
         select(d.c.id)
         .join(s, s.c.id == d.c.subscription_id)
-        .where(d.c.status == PENDING, d.c.next_attempt_at <= func.now(), s.c.status == ACTIVE, ~blocked)
+        .where(d.c.status == PENDING, d.c.next_attempt_at <= func.now(), s.c.status == ACTIVE, ~waiting)
         .order_by(d.c.seq)
         .limit(limit)
-        .with_for_update(of=d, skip_locked=True)
         .scalar_subquery()
     )
     claimed = (
         await conn.execute(
-            update(d).where(d.c.id.in_(heads)).values(next_attempt_at=func.now() + lease).returning(d.c.id)
+            update(d).where(d.c.id.in_(due)).values(next_attempt_at=func.now() + lease).returning(d.c.id)
         )
     ).scalars().all()
     if not claimed:
@@ -117,10 +120,18 @@ async def claim_due(conn: AsyncConnection, *, limit: int, lease: timedelta) -> S
     return (await conn.execute(query)).all()
 
 
-async def mark_succeeded(conn: AsyncConnection, *, delivery_id: uuid.UUID, status_code: int) -> None:
+async def release(conn: AsyncConnection, *, delivery_ids: Sequence[uuid.UUID]) -> None:
+    """Claimed deliveries not attempted (an earlier one of their key failed): due again at once, behind it."""
+    if delivery_ids:
+        await conn.execute(update(d).where(d.c.id.in_(list(delivery_ids))).values(next_attempt_at=func.now()))
+
+
+async def mark_succeeded(conn: AsyncConnection, *, delivered: dict[uuid.UUID, int]) -> None:
+    """Record successful deliveries (id -> the receiver's status code) in one statement."""
+    codes = case(delivered, value=d.c.id)
     await conn.execute(
-        update(d).where(d.c.id == delivery_id).values(
-            status=SUCCEEDED, attempts=d.c.attempts + 1, last_status_code=status_code, last_error="",
+        update(d).where(d.c.id.in_(list(delivered))).values(
+            status=SUCCEEDED, attempts=d.c.attempts + 1, last_status_code=codes, last_error="",
             delivered_at=func.now(),
         )
     )
