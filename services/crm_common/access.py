@@ -45,6 +45,9 @@ class Resource(StrEnum):
     APPROVAL = "approval"
     FORECAST = "forecast"
     REPORT = "report"
+    # Reports built from the event projections (funnel, heatmaps, health, KPI): a rep sees their own rows.
+    SALES_REPORT = "sales_report"
+    REPORT_EXPORT = "report_export"
     WEBHOOK = "webhook"
     INTEGRATION = "integration"
     SUBSCRIPTION = "subscription"
@@ -113,6 +116,9 @@ MATRIX: dict[tuple[Resource, Action], dict[Role, Scope]] = {
     (Resource.APPROVAL, Action.ACT): _row(A, N, T, N, N, N),
     (Resource.FORECAST, Action.READ): _row(A, A, T, OW, F, N),
     (Resource.REPORT, Action.READ): _row(A, A, A, N, A, N),
+    (Resource.SALES_REPORT, Action.READ): _row(A, A, T, OW, A, N),
+    (Resource.REPORT_EXPORT, Action.CREATE): _row(A, A, T, N, A, N),
+    (Resource.REPORT_EXPORT, Action.READ): _row(A, A, N, N, N, N),
     (Resource.WEBHOOK, Action.CREATE): _row(A, A, N, N, N, N),
     (Resource.INTEGRATION, Action.READ): _row(A, A, N, N, N, N),
     (Resource.INTEGRATION, Action.UPDATE): _row(A, N, N, N, N, N),

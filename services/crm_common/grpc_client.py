@@ -10,6 +10,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from crm_common.identity import (
     IdentityClientInterceptor,
+    IdentityStreamClientInterceptor,
     Principal,
     SyncIdentityInterceptor,
     TokenCache,
@@ -61,7 +62,8 @@ def open_channel(
     settings = settings or TransportSettings()
     interceptors: list[grpc.aio.ClientInterceptor] = list(aio_client_interceptors())
     if caller is not None:
-        interceptors.append(IdentityClientInterceptor(token_cache(settings), caller))
+        unary = IdentityClientInterceptor(token_cache(settings), caller)
+        interceptors += [unary, IdentityStreamClientInterceptor(unary)]
     if settings.tls_enabled:
         return grpc.aio.secure_channel(
             address, channel_credentials(settings), interceptors=interceptors, options=_OPTIONS

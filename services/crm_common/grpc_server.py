@@ -46,7 +46,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         if handler.unary_unary is None:
-            # Streams are only health's Watch and reflection; any other would bypass the identity check.
+            if handler.unary_stream is not None and method.lstrip("/").partition("/")[0] not in OPEN_SERVICES:
+                return _wrap_unary_stream(handler, method, self.tokens)  # e.g. reporting's exports
+            # Other streams are only health's Watch and reflection; any other would bypass the identity check.
             return handler if method.lstrip("/").partition("/")[0] in OPEN_SERVICES else None
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
@@ -112,6 +114,37 @@ def _wrap_unary(handler: grpc.RpcMethodHandler, method: str, tokens: VerifiedTok
     )
 
 
+def _wrap_unary_stream(handler: grpc.RpcMethodHandler, method: str, tokens: VerifiedTokens) -> grpc.RpcMethodHandler:
+    """A server-streaming handler run as its verified caller, with domain errors mapped to statuses."""
+    method_name = method.rpartition("/")[2]
+    inner = handler.unary_stream
+
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            token = token_of(context.invocation_metadata())
+            if token is None:
+                raise Unauthenticated(f"{method_name} needs an identity token in the {METADATA_KEY} metadata")
+            principal = tokens.verify(token)
+            if violations := nul_violations(request):
+                raise InvalidArgument(violations)
+            with acting_as(principal):
+                async for item in inner(request, context):
+                    yield item
+        except DomainError as err:
+            await context.abort_with_status(rpc_status.to_status(to_rpc_status(err)))
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unhandled error in %s", method)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+    return grpc.unary_stream_rpc_method_handler(
+        wrapped,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
 def server_credentials(settings: TransportSettings) -> grpc.ServerCredentials:
     """Mutual TLS: the pod's certificate, and only clients with a certificate of the cluster's CA."""
     return grpc.ssl_server_credentials(
@@ -132,13 +165,20 @@ class GrpcServer:
     Settings default to the environment's (CRM_IDENTITY_KEY, CRM_GRPC_REFLECTION, CRM_GRPC_TLS_*).
     """
 
-    def __init__(self, *, port: int, service_names: Sequence[str], settings: TransportSettings | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        service_names: Sequence[str],
+        settings: TransportSettings | None = None,
+        max_receive_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
         settings = settings or TransportSettings()
         self.settings = settings
         tokens = VerifiedTokens(TokenCodec(settings.signing_key, ttl_seconds=settings.identity_ttl_seconds))
         self.server = grpc.aio.server(
             interceptors=[aio_server_interceptor(), ServiceInterceptor(tokens)],
-            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", max_receive_bytes)],
         )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

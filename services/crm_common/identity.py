@@ -260,6 +260,18 @@ class IdentityClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(client_call_details, request)
 
 
+class IdentityStreamClientInterceptor(grpc.aio.UnaryStreamClientInterceptor):
+    """The same token on server-streaming calls (grpc.aio files an interceptor under one call type only)."""
+
+    def __init__(self, unary: IdentityClientInterceptor) -> None:
+        self.unary = unary
+
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await self.unary.intercept_unary_unary(continuation, client_call_details, request)
+
+
 class _SyncDetails(
     namedtuple("_SyncDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
     grpc.ClientCallDetails,

@@ -10,6 +10,7 @@ from crm.reporting.v1 import reporting_pb2_grpc
 from crm_common.service import Runtime, ServiceDefinition, Wiring
 from reporting.consumers import CONSUMERS
 from reporting.handlers import ReportingServicer
+from reporting.projections.consumers import CONSUMERS as FACT_CONSUMERS
 from reporting.settings import get_settings
 from reporting.tables import SCHEMA, metadata
 
@@ -30,4 +31,4 @@ async def build(runtime: Runtime) -> Wiring:
     def register(server: grpc.aio.Server) -> None:
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server)
 
-    return Wiring(register=register, consumers=list(CONSUMERS))
+    return Wiring(register=register, consumers=[*CONSUMERS, *FACT_CONSUMERS])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, DateTime, Index, Table, Text, func
 
 from crm_common.db import service_metadata
+from reporting.projections.schema import PROJECTIONS, support_tables
 
 SCHEMA = "reporting"
 metadata = service_metadata(SCHEMA)
@@ -23,3 +24,6 @@ lead_response = Table(
     Index("ix_lead_response_captured_at", "captured_at"),
     Index("ix_lead_response_channel_captured_at", "channel", "captured_at"),
 )
+
+lead_fact, opportunity_fact, stage_visit, stage_action = (make(metadata) for make in PROJECTIONS.values())
+report_result, export_audit = support_tables(metadata)

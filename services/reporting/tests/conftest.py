@@ -24,11 +24,17 @@ async def runtime(
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
-async def stub(runtime: Runtime) -> AsyncIterator[reporting_pb2_grpc.ReportingServiceStub]:
-    """A client of the service served in-process on a free port."""
+async def address(runtime: Runtime) -> AsyncIterator[str]:
+    """The service served in-process on a free port."""
     server = GrpcServer(port=0, service_names=DEFINITION.grpc_services)
     (await build(runtime)).register(server.server)
     await server.start()
-    async with channel_as(f"127.0.0.1:{server.port}", user_principal(Role.ADMIN)) as channel:
-        yield reporting_pb2_grpc.ReportingServiceStub(channel)
+    yield f"127.0.0.1:{server.port}"
     await server.stop(0)
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def stub(address: str) -> AsyncIterator[reporting_pb2_grpc.ReportingServiceStub]:
+    """A client of the served service, as an admin."""
+    async with channel_as(address, user_principal(Role.ADMIN)) as channel:
+        yield reporting_pb2_grpc.ReportingServiceStub(channel)

@@ -22,22 +22,45 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n crm/reporting/v1/reporting.proto\x12\x10\x63rm.reporting.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n\rDurationStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x13\n\x0bp50_seconds\x18\x02 \x01(\x01\x12\x13\n\x0bp90_seconds\x18\x03 \x01(\x01\"\x93\x01\n\x1cGetLeadResponseReportRequest\x12\x31\n\rcaptured_from\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63\x61ptured_to\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\"\xe5\x01\n\x1dGetLeadResponseReportResponse\x12\x16\n\x0eleads_captured\x18\x01 \x01(\x03\x12;\n\x12time_to_assignment\x18\x02 \x01(\x0b\x32\x1f.crm.reporting.v1.DurationStats\x12>\n\x15time_to_first_contact\x18\x03 \x01(\x0b\x32\x1f.crm.reporting.v1.DurationStats\x12/\n\x0b\x63omputed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x8c\x01\n\x10ReportingService\x12x\n\x15GetLeadResponseReport\x12..crm.reporting.v1.GetLeadResponseReportRequest\x1a/.crm.reporting.v1.GetLeadResponseReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n crm/reporting/v1/reporting.proto\x12\x10\x63rm.reporting.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x01\n\x10GetReportRequest\x12\x0e\n\x06report\x18\x01 \x01(\t\x12\x46\n\nparameters\x18\x02 \x03(\x0b\x32\x32.crm.reporting.v1.GetReportRequest.ParametersEntry\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"t\n\x11GetReportResponse\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05stale\x18\x02 \x01(\x08\x12%\n\x04\x62ody\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xec\x01\n\x13\x45xportReportRequest\x12\x0e\n\x06report\x18\x01 \x01(\t\x12I\n\nparameters\x18\x02 \x03(\x0b\x32\x35.crm.reporting.v1.ExportReportRequest.ParametersEntry\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0e\n\x06\x63lient\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x13\n\x0b\x63\x61ller_name\x18\x06 \x01(\t\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"$\n\x14\x45xportReportResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"#\n\x12ListExportsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\xe9\x01\n\x0c\x45xportRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06report\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12+\n\nparameters\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0c\n\x04role\x18\x06 \x01(\t\x12\x0e\n\x06\x63lient\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x0c\n\x04rows\x18\t \x01(\x03\x12/\n\x0b\x65xported_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x13ListExportsResponse\x12/\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x1e.crm.reporting.v1.ExportRecord\"H\n\rDurationStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\x12\x13\n\x0bp50_seconds\x18\x02 \x01(\x01\x12\x13\n\x0bp90_seconds\x18\x03 \x01(\x01\"\x93\x01\n\x1cGetLeadResponseReportRequest\x12\x31\n\rcaptured_from\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63\x61ptured_to\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\"\xe5\x01\n\x1dGetLeadResponseReportResponse\x12\x16\n\x0eleads_captured\x18\x01 \x01(\x03\x12;\n\x12time_to_assignment\x18\x02 \x01(\x0b\x32\x1f.crm.reporting.v1.DurationStats\x12>\n\x15time_to_first_contact\x18\x03 \x01(\x0b\x32\x1f.crm.reporting.v1.DurationStats\x12/\n\x0b\x63omputed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x9f\x03\n\x10ReportingService\x12x\n\x15GetLeadResponseReport\x12..crm.reporting.v1.GetLeadResponseReportRequest\x1a/.crm.reporting.v1.GetLeadResponseReportResponse\x12T\n\tGetReport\x12\".crm.reporting.v1.GetReportRequest\x1a#.crm.reporting.v1.GetReportResponse\x12_\n\x0c\x45xportReport\x12%.crm.reporting.v1.ExportReportRequest\x1a&.crm.reporting.v1.ExportReportResponse0\x01\x12Z\n\x0bListExports\x12$.crm.reporting.v1.ListExportsRequest\x1a%.crm.reporting.v1.ListExportsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.reporting.v1.reporting_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DURATIONSTATS']._serialized_start=87
-  _globals['_DURATIONSTATS']._serialized_end=159
-  _globals['_GETLEADRESPONSEREPORTREQUEST']._serialized_start=162
-  _globals['_GETLEADRESPONSEREPORTREQUEST']._serialized_end=309
-  _globals['_GETLEADRESPONSEREPORTRESPONSE']._serialized_start=312
-  _globals['_GETLEADRESPONSEREPORTRESPONSE']._serialized_end=541
-  _globals['_REPORTINGSERVICE']._serialized_start=544
-  _globals['_REPORTINGSERVICE']._serialized_end=684
+  _globals['_GETREPORTREQUEST_PARAMETERSENTRY']._loaded_options = None
+  _globals['_GETREPORTREQUEST_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_EXPORTREPORTREQUEST_PARAMETERSENTRY']._loaded_options = None
+  _globals['_EXPORTREPORTREQUEST_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_GETREPORTREQUEST']._serialized_start=118
+  _globals['_GETREPORTREQUEST']._serialized_end=275
+  _globals['_GETREPORTREQUEST_PARAMETERSENTRY']._serialized_start=226
+  _globals['_GETREPORTREQUEST_PARAMETERSENTRY']._serialized_end=275
+  _globals['_GETREPORTRESPONSE']._serialized_start=277
+  _globals['_GETREPORTRESPONSE']._serialized_end=393
+  _globals['_EXPORTREPORTREQUEST']._serialized_start=396
+  _globals['_EXPORTREPORTREQUEST']._serialized_end=632
+  _globals['_EXPORTREPORTREQUEST_PARAMETERSENTRY']._serialized_start=226
+  _globals['_EXPORTREPORTREQUEST_PARAMETERSENTRY']._serialized_end=275
+  _globals['_EXPORTREPORTRESPONSE']._serialized_start=634
+  _globals['_EXPORTREPORTRESPONSE']._serialized_end=670
+  _globals['_LISTEXPORTSREQUEST']._serialized_start=672
+  _globals['_LISTEXPORTSREQUEST']._serialized_end=707
+  _globals['_EXPORTRECORD']._serialized_start=710
+  _globals['_EXPORTRECORD']._serialized_end=943
+  _globals['_LISTEXPORTSRESPONSE']._serialized_start=945
+  _globals['_LISTEXPORTSRESPONSE']._serialized_end=1015
+  _globals['_DURATIONSTATS']._serialized_start=1017
+  _globals['_DURATIONSTATS']._serialized_end=1089
+  _globals['_GETLEADRESPONSEREPORTREQUEST']._serialized_start=1092
+  _globals['_GETLEADRESPONSEREPORTREQUEST']._serialized_end=1239
+  _globals['_GETLEADRESPONSEREPORTRESPONSE']._serialized_start=1242
+  _globals['_GETLEADRESPONSEREPORTRESPONSE']._serialized_end=1471
+  _globals['_REPORTINGSERVICE']._serialized_start=1474
+  _globals['_REPORTINGSERVICE']._serialized_end=1889
 # @@protoc_insertion_point(module_scope)

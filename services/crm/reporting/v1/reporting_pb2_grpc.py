@@ -40,6 +40,21 @@ class ReportingServiceStub:
                 request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetLeadResponseReportRequest.SerializeToString,
                 response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetLeadResponseReportResponse.FromString,
                 _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/crm.reporting.v1.ReportingService/GetReport',
+                request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportResponse.FromString,
+                _registered_method=True)
+        self.ExportReport = channel.unary_stream(
+                '/crm.reporting.v1.ReportingService/ExportReport',
+                request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
+                response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportResponse.FromString,
+                _registered_method=True)
+        self.ListExports = channel.unary_unary(
+                '/crm.reporting.v1.ReportingService/ListExports',
+                request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListExportsRequest.SerializeToString,
+                response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListExportsResponse.FromString,
+                _registered_method=True)
 
 
 class ReportingServiceServicer:
@@ -53,6 +68,27 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReport(self, request, context):
+        """GetReport answers one named report (funnel, stage-actions, ...) with the REST contract's body.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportReport(self, request, context):
+        """ExportReport streams a report's rows as CSV or XLSX, watermarked, and records the export in the audit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExports(self, request, context):
+        """ListExports answers the export audit, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +96,21 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.GetLeadResponseReport,
                     request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetLeadResponseReportRequest.FromString,
                     response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetLeadResponseReportResponse.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportRequest.FromString,
+                    response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportResponse.SerializeToString,
+            ),
+            'ExportReport': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportReport,
+                    request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.FromString,
+                    response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportResponse.SerializeToString,
+            ),
+            'ListExports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExports,
+                    request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListExportsRequest.FromString,
+                    response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListExportsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +141,87 @@ class ReportingService:
             '/crm.reporting.v1.ReportingService/GetLeadResponseReport',
             crm_dot_reporting_dot_v1_dot_reporting__pb2.GetLeadResponseReportRequest.SerializeToString,
             crm_dot_reporting_dot_v1_dot_reporting__pb2.GetLeadResponseReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.reporting.v1.ReportingService/GetReport',
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportRequest.SerializeToString,
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/crm.reporting.v1.ReportingService/ExportReport',
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.reporting.v1.ReportingService/ListExports',
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.ListExportsRequest.SerializeToString,
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.ListExportsResponse.FromString,
             options,
             channel_credentials,
             insecure,

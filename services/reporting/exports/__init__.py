@@ -1,0 +1,1 @@
+"""Exports: any report's rows as CSV or XLSX, streamed, watermarked and audited."""

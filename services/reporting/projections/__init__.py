@@ -1,0 +1,1 @@
+"""Projections: read models built from the crm.* events, exactly once, rebuildable."""

@@ -1,0 +1,1 @@
+"""Reports: questions answered from the projections within a time budget."""
