@@ -29,7 +29,7 @@ from pipeline.settings import PipelineSettings
 from tools.devstack import infra
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-FILE_LIMIT = 2 * 1024 * 1024
+FILE_LIMIT = 8 * 1024 * 1024
 MANAGER_KEY = "test-key-manager-team-1-0123456789abcdef"
 ADMIN_2_KEY = "test-key-admin-two-0123456789abcdef"
 OTHER_REP_KEY = "test-key-rep-other-0123456789abcdef"
@@ -80,7 +80,9 @@ async def edge() -> AsyncIterator[httpx.AsyncClient]:
             directory = StaticDirectory(
                 {ASSIGNEE_ID: OwnerInfo(team_id="team-1", manager_id="mgr-1"), "rep-other": OwnerInfo(team_id="team-2")}
             )
-            server = GrpcServer(port=0, service_names=DEFINITION.grpc_services)
+            server = GrpcServer(
+                port=0, service_names=DEFINITION.grpc_services, max_receive_bytes=DEFINITION.max_message_bytes
+            )
             pipeline_pb2_grpc.add_PipelineServiceServicer_to_server(
                 PipelineServicer(runtime, directory=directory), server.server
             )
@@ -179,7 +181,7 @@ async def test_a_deal_moves_only_with_its_evidence(edge: httpx.AsyncClient) -> N
     files = f"{url}/files"
     text = await edge.post(files, files={"file": ("quote.pdf", b"not a pdf", "application/pdf")}, data={"action": "quote"}, headers=REP)
     assert_problem(text, 422, "file")
-    big = PDF + b"0" * (1536 * 1024)  # over the edge's 1 MB, under the route's own limit
+    big = PDF + b"0" * (5 * 1024 * 1024)  # over the edge's 1 MB and gRPC's default 4 MB, under the route's limit
     stored = await edge.post(files, files={"file": ("q", big, "application/octet-stream")}, data={"action": "quote"}, headers=REP)
     assert stored.status_code == 201, stored.text
     assert stored.json() == {"id": stored.json()["id"], "sha256": hashlib.sha256(big).hexdigest(),

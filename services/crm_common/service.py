@@ -50,6 +50,8 @@ class ServiceDefinition:
     metadata: MetaData
     migrations_dir: Path
     settings: Callable[[], ServiceSettings]
+    # Largest request the gRPC server accepts (pipeline's evidence documents need more than the default).
+    max_message_bytes: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
         # Every service keeps its own outbox and inbox in its schema.
@@ -187,7 +189,10 @@ async def serve(
     await runtime.connect_bus()
     assert runtime.js is not None
     wiring = await build(runtime)
-    server = GrpcServer(port=settings.grpc_port, service_names=definition.grpc_services, settings=settings)
+    server = GrpcServer(
+        port=settings.grpc_port, service_names=definition.grpc_services, settings=settings,
+        max_receive_bytes=definition.max_message_bytes,
+    )
     wiring.register(server.server)
     await server.start()
 

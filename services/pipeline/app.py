@@ -25,6 +25,8 @@ DEFINITION = ServiceDefinition(
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     settings=get_settings,
+    # An evidence document (up to CRM_MAX_FILE_BYTES, 20 MiB by default) travels in one AddFile request.
+    max_message_bytes=24 * 1024 * 1024,
 )
 
 
