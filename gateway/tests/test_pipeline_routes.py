@@ -125,6 +125,20 @@ async def _deal(edge: httpx.AsyncClient, key: str, **fields: Any) -> dict[str, A
     return created.json()
 
 
+async def test_a_create_with_an_idempotency_key_happens_once(edge: httpx.AsyncClient) -> None:
+    key = await _pipeline(edge)
+    body = {"customer_id": "cust-i", "name": "Deal", "amount": 10, "currency": "CNY", "owner_id": ASSIGNEE_ID, "pipeline": key}
+    headers = REP | {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    first = await edge.post("/v1/opportunities", json=body, headers=headers)
+    again = await edge.post("/v1/opportunities", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    other = await edge.post("/v1/opportunities", json=body | {"amount": 11}, headers=headers)
+    assert_problem(other, 422, "Idempotency-Key")
+    # The key is the caller's own: another caller with the same key creates its own.
+    mine = await edge.post("/v1/opportunities", json=body, headers=ADMIN | {"Idempotency-Key": headers["Idempotency-Key"]})
+    assert mine.status_code == 201 and mine.json()["id"] != first.json()["id"]
+
+
 async def test_pipelines_are_versioned_and_validated(edge: httpx.AsyncClient) -> None:
     key = await _pipeline(edge)
     again = await edge.put(f"/v1/pipelines/{key}", json=SALES | {"reason": "again"}, headers=ADMIN)

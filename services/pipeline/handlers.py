@@ -110,6 +110,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServiceServicer):
                 conn, self.deps, principal=caller(), customer_id=request.customer_id, name=request.name,
                 amount=request.amount, currency=request.currency, owner_id=request.owner_id,
                 pipeline_key=request.pipeline, lead_id=request.lead_id, expected_close_date=request.expected_close_date,
+                idempotency_key=request.idempotency_key,
             )
         return pipeline_pb2.CreateOpportunityResponse(opportunity=await self._view(row))
 

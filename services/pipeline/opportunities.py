@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -27,6 +29,8 @@ from pipeline.stalls.clock import first_due
 OPPORTUNITY_OPENED = "crm.pipeline.opportunity_opened"
 SUB_STATE_CHANGED = "crm.pipeline.sub_state_changed"
 BLOCK_REASON_SET = "crm.pipeline.block_reason_set"
+IDEMPOTENCY_FIELD = "Idempotency-Key"
+MAX_KEY = 200
 UPDATABLE = ("name", "amount", "currency", "expected_close_date", "customer_id", "next_step_at")
 MAX_NAME = 200
 
@@ -78,11 +82,28 @@ async def create(
     pipeline_key: str,
     lead_id: str = "",
     expected_close_date: str = "",
+    idempotency_key: str = "",
 ) -> Row:
-    """A new opportunity in the first stage of the live version of its pipeline."""
+    """A new opportunity in the first stage of the live version of its pipeline (once per idempotency key)."""
     bad = [FieldViolation(f, "is required") for f, v in (("customer_id", customer_id), ("owner_id", owner_id)) if not v]
+    if len(idempotency_key) > MAX_KEY:
+        bad.append(FieldViolation(IDEMPOTENCY_FIELD, f"at most {MAX_KEY} characters"))
     if bad:
         raise InvalidArgument(bad)
+    scope = access.actor(principal)
+    if idempotency_key:
+        body = [customer_id, name, amount, currency, owner_id, pipeline_key, lead_id, expected_close_date]
+        digest = hashlib.sha256(json.dumps(body).encode()).hexdigest()
+        claimed = await repository.claim_idempotency_key(
+            conn, scope=scope, key=idempotency_key, request_sha256=digest, at=deps.now()
+        )
+        if claimed is None:
+            earlier = await repository.get_idempotency_key(conn, scope=scope, key=idempotency_key)
+            if earlier is None or earlier.request_sha256 != digest or earlier.opportunity_id is None:
+                raise InvalidArgument([FieldViolation(IDEMPOTENCY_FIELD, "was used before with another request body")])
+            found = await repository.get_opportunity(conn, opportunity_id=earlier.opportunity_id)
+            assert found is not None
+            return found
     values: dict[str, Any] = {
         "name": _name(name), "amount": amount_of(amount), "currency": _currency(currency),
         "expected_close_date": date_of(expected_close_date),
@@ -119,6 +140,8 @@ async def create(
             owner_id=created.owner_id or "", stage=created.stage, opened_at=to_timestamp(created.opened_at),
         ),
     )
+    if idempotency_key:
+        await repository.settle_idempotency_key(conn, scope=scope, key=idempotency_key, opportunity_id=created.id)
     if deps.on_due_changed is not None:
         after_commit(conn, deps.on_due_changed)
     return created

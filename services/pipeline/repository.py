@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pipeline.tables import opportunities, stage_history
+from pipeline.tables import idempotency_keys, opportunities, stage_history
 
 LIST_LIMIT = 500
 
@@ -89,4 +89,31 @@ async def list_stage_history(conn: AsyncConnection, *, opportunity_id: uuid.UUID
                 .order_by(stage_history.c.at, stage_history.c.id)
             )
         ).all()
+    )
+
+
+async def claim_idempotency_key(
+    conn: AsyncConnection, *, scope: str, key: str, request_sha256: str, at: datetime
+) -> Row | None:
+    """Claim a key for this transaction; None when it was claimed before (a concurrent claim waits for that one)."""
+    return (
+        await conn.execute(
+            pg_insert(idempotency_keys)
+            .values(scope=scope, key=key, request_sha256=request_sha256, created_at=at)
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(*idempotency_keys.c)
+        )
+    ).first()
+
+
+async def get_idempotency_key(conn: AsyncConnection, *, scope: str, key: str) -> Row | None:
+    query = select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+    return (await conn.execute(query)).first()
+
+
+async def settle_idempotency_key(conn: AsyncConnection, *, scope: str, key: str, opportunity_id: uuid.UUID) -> None:
+    await conn.execute(
+        update(idempotency_keys)
+        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+        .values(opportunity_id=opportunity_id)
     )

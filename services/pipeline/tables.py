@@ -173,3 +173,15 @@ notifications = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_notifications_opportunity_id_at", "opportunity_id", "at"),
 )
+
+# Idempotency keys of CreateOpportunity: a key belongs to its caller and to the body it was first sent with.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("request_sha256", Text, nullable=False),
+    Column("opportunity_id", UUID(as_uuid=True), ForeignKey(opportunities.c.id, ondelete="CASCADE"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("scope", "key", name="pk_idempotency_keys"),
+)

@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 
 from crm.pipeline.v1 import pipeline_pb2
 from crm_common.access import Action, Resource
-from gateway.api.deps import PipelineClientDep, canonical_id, permit
+from gateway.api.deps import IdempotencyKeyDep, PipelineClientDep, canonical_id, permit
 from gateway.convert import reply_json
 from gateway.core.errors import PROBLEM_JSON, FieldError, Problem
 from gateway.core.peers import CALL_DEADLINE_SECONDS
@@ -123,12 +123,15 @@ def _refused(request: Request, error: grpc.aio.AioRpcError, missing: list[dict[s
 
 
 @router.post("/opportunities", status_code=201, summary="Open an opportunity in the first stage of its pipeline")
-async def create_opportunity(body: OpportunityIn, _: OpportunityCreateDep, client: PipelineClientDep) -> dict[str, Any]:
+async def create_opportunity(
+    body: OpportunityIn, _: OpportunityCreateDep, client: PipelineClientDep, idempotency_key: IdempotencyKeyDep = None
+) -> dict[str, Any]:
     reply = await client.CreateOpportunity(
         pipeline_pb2.CreateOpportunityRequest(
             customer_id=body.customer_id, name=body.name, amount=str(body.amount), currency=body.currency,
             owner_id=body.owner_id, pipeline=body.pipeline, lead_id=body.lead_id or "",
             expected_close_date=body.expected_close_date.isoformat() if body.expected_close_date else "",
+            idempotency_key=idempotency_key or "",
         ),
         timeout=CALL_DEADLINE_SECONDS,
     )

@@ -273,7 +273,7 @@ class GetPipelineResponse(_message.Message):
     def __init__(self, pipeline: _Optional[_Union[Pipeline, _Mapping]] = ...) -> None: ...
 
 class CreateOpportunityRequest(_message.Message):
-    __slots__ = ("customer_id", "name", "amount", "currency", "owner_id", "pipeline", "lead_id", "expected_close_date")
+    __slots__ = ("customer_id", "name", "amount", "currency", "owner_id", "pipeline", "lead_id", "expected_close_date", "idempotency_key")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +282,7 @@ class CreateOpportunityRequest(_message.Message):
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     LEAD_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_CLOSE_DATE_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     name: str
     amount: str
@@ -290,7 +291,8 @@ class CreateOpportunityRequest(_message.Message):
     pipeline: str
     lead_id: str
     expected_close_date: str
-    def __init__(self, customer_id: _Optional[str] = ..., name: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., owner_id: _Optional[str] = ..., pipeline: _Optional[str] = ..., lead_id: _Optional[str] = ..., expected_close_date: _Optional[str] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, customer_id: _Optional[str] = ..., name: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., owner_id: _Optional[str] = ..., pipeline: _Optional[str] = ..., lead_id: _Optional[str] = ..., expected_close_date: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class CreateOpportunityResponse(_message.Message):
     __slots__ = ("opportunity",)
