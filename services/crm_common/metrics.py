@@ -36,6 +36,9 @@ CONSUMER_PENDING = Gauge(
     "crm_consumer_pending_messages", "Messages a durable consumer has not yet received.", ["consumer"]
 )
 DEAD_LETTERS = Counter("crm_dead_letters_total", "Events moved to a consumer's dead-letter subject.", ["consumer"])
+CONSUMER_PAUSED = Gauge(
+    "crm_consumer_paused", "1 while a durable consumer is paused for an infrastructure outage, else 0.", ["consumer"]
+)
 
 # Dependencies (internal and external).
 DEPENDENCY_UP = Gauge("crm_dependency_up", "1 when a dependency answers its health probe, else 0.", ["dependency"])

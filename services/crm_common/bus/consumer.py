@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,10 +24,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_common.bus.catalog import dead_letter_subject, decode, stream_of
+from crm_common.bus.outage import is_infrastructure_failure
 from crm_common.bus.outbox import OutboxRelay
 from crm_common.bus.pull import PullFeed
 from crm_common.db import Database
-from crm_common.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENTS_CONSUMED
+from crm_common.metrics import CONSUMER_PAUSED, CONSUMER_PENDING, DEAD_LETTERS, EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
 EVENT_ID_HEADER = "Crm-Event-Id"
@@ -35,6 +37,10 @@ tracer = trace.get_tracer("crm.bus")
 FETCH_BATCH = 64
 _PREPARER = postgresql.dialect().identifier_preparer
 _AFTER_COMMIT_KEY = "crm_consumer_after_commit"
+# While paused for an outage: the longest wait between two attempts (well under the ack wait, as each attempt
+# also tells the server the held messages are still in progress), and how many events' failure counts are kept.
+PAUSE_MAX_SECONDS = 5.0
+_FAILURES_KEPT = 10_000
 
 
 def after_commit(conn: AsyncConnection, callback: Callable[[], None]) -> None:
@@ -100,6 +106,15 @@ class _Delivery:
     message: Message | None = None
 
 
+class _Outage(Exception):
+    """A dependency is away: these deliveries are still to be applied, and none of them is to blame."""
+
+    def __init__(self, deliveries: Sequence[_Delivery], error: Exception) -> None:
+        super().__init__(str(error))
+        self.deliveries = list(deliveries)
+        self.error = error
+
+
 class _HandlerFailed(Exception):
     """A handler raised: which message of the batch it was, and why."""
 
@@ -125,6 +140,13 @@ class DurableConsumer:
     64 is applied in one transaction (one inbox statement, one commit) and acked after the commit. If a
     handler raises, the batch rolls back, that message alone is retried with backoff
     (or dead-lettered on its last delivery) and the others are applied again without it.
+
+    A failure of the infrastructure (PostgreSQL, NATS or a peer service away: see `is_infrastructure_failure`)
+    is no message's fault: the consumer pauses, keeps the messages it holds (telling the server they are in
+    progress, which spends no delivery) and tries them again until the dependency is back. Only failures of a
+    message on its own count against `max_deliver`; they are counted here, not by the server (whose
+    redeliveries after an outage would otherwise spend the budget), so with several replicas a poison message
+    may be tried up to `max_deliver` times by each before it is dead-lettered.
     `on_committed` (the relay's wake-up) runs after a commit whose handlers staged events, and only then.
     """
 
@@ -145,6 +167,9 @@ class DurableConsumer:
         self.max_deliver = max_deliver
         self.on_committed = on_committed
         self._stopping = False
+        self._feed: PullFeed | None = None
+        self._failures: OrderedDict[str, int] = OrderedDict()  # event id -> failures of its own so far
+        self.paused = False
         self.batch = FETCH_BATCH
         self._record = _record_statement(inbox)
         self._counted = {
@@ -157,7 +182,7 @@ class DurableConsumer:
             durable_name=self.spec.durable,
             ack_policy=api.AckPolicy.EXPLICIT,
             deliver_policy=api.DeliverPolicy.ALL,
-            max_deliver=self.max_deliver,
+            max_deliver=-1,  # the budget is counted by the consumer, over failures of the message's own only
             ack_wait=30,
             max_ack_pending=2000,
             filter_subject=self.spec.subject,
@@ -173,9 +198,16 @@ class DurableConsumer:
         """The durable consumer (created if missing, as `subscribe` does) and a feed of its messages."""
         stream = stream_of(self.spec.subject)
         try:
-            await self.js.consumer_info(stream, self.spec.durable)
+            info = await self.js.consumer_info(stream, self.spec.durable)
         except NotFoundError:
             await self.js.add_consumer(stream, config=self._config())
+        else:
+            if info.config.max_deliver not in (None, -1):
+                # Declared by an earlier version with the server counting deliveries: outages would spend them.
+                try:
+                    await self.js.add_consumer(stream, config=self._config())
+                except Exception as err:
+                    log.warning("consumer %s keeps max_deliver=%s: %s", self.spec.durable, info.config.max_deliver, err)
         feed = PullFeed(self.js, stream=stream, durable=self.spec.durable, batch=self.batch)
         await feed.open()
         return feed
@@ -189,14 +221,14 @@ class DurableConsumer:
         while not self._stopping:
             try:
                 if feed is None:
-                    feed = await self._open_feed()
+                    feed = self._feed = await self._open_feed()
                 msgs = await feed.take(self.batch, wait=1.0)
             except Exception as err:
                 log.warning("consumer %s cannot fetch: %s", self.spec.durable, err)
                 if feed is not None:
                     with contextlib.suppress(Exception):
                         await feed.close()
-                    feed = None
+                    feed = self._feed = None
                 await asyncio.sleep(1.0)
                 continue
             if msgs:
@@ -218,18 +250,56 @@ class DurableConsumer:
     def stop(self) -> None:
         self._stopping = True
 
+    def _set_paused(self, paused: bool) -> None:
+        if paused != self.paused:
+            self.paused = paused
+            CONSUMER_PAUSED.labels(self.spec.durable).set(1 if paused else 0)
+
     async def handle(self, msg: Msg) -> None:
         """Apply one message: skip it if the inbox has it, dead-letter it on its last failed delivery."""
         await self.handle_batch([msg])
 
     async def handle_batch(self, msgs: Sequence[Msg]) -> None:
-        """Apply fetched messages in one transaction; a failure rolls it back and isolates the failing one."""
-        await self._handle([self._delivery(msg) for msg in msgs])
+        """Apply fetched messages in one transaction; a failure rolls it back and isolates the failing one.
+
+        While a dependency is away it pauses here, holding the messages, until they are applied or it is stopped.
+        """
+        deliveries = [self._delivery(msg) for msg in msgs]
+        attempt = 0
+        while deliveries:
+            try:
+                await self._handle(deliveries)
+                break
+            except _Outage as outage:
+                deliveries = outage.deliveries
+                if not self.paused:
+                    log.warning("consumer %s paused: %s", self.spec.durable, outage.error)
+                self._set_paused(True)
+                if self._stopping:
+                    return  # not settled: the server redelivers them after the ack wait
+                attempt += 1
+                await self._hold(deliveries, min(0.25 * 2**attempt, PAUSE_MAX_SECONDS))
+        if self.paused:
+            log.warning("consumer %s resumed after %d attempts", self.spec.durable, attempt + 1)
+            self._set_paused(False)
+
+    async def _hold(self, deliveries: Sequence[_Delivery], seconds: float) -> None:
+        """Wait, keeping the held messages (and those already fetched behind them) from being redelivered."""
+        held = [d.msg for d in deliveries] + (self._feed.queued() if self._feed is not None else [])
+        for msg in held:
+            try:
+                await msg.in_progress()
+            except Exception as err:  # NATS away too: after the ack wait they are redelivered, and skipped if applied
+                log.debug("could not extend the ack wait: %s", err)
+                break
+        await asyncio.sleep(seconds)
 
     async def _handle(self, deliveries: list[_Delivery]) -> None:
         try:
             applied = await self._apply(deliveries)
         except _HandlerFailed as failed:
+            if is_infrastructure_failure(failed.error):
+                raise _Outage(deliveries, failed.error) from failed.error
             # Retried or dead-lettered without running again; the others go on without it.
             await self._failed(failed.delivery, failed.error)
             rest = [d for d in deliveries if d is not failed.delivery]
@@ -237,13 +307,20 @@ class DurableConsumer:
                 await self._handle(rest)
             return
         except Exception as err:  # the inbox or the commit: no one message to blame
+            if is_infrastructure_failure(err):
+                raise _Outage(deliveries, err) from err
             if len(deliveries) == 1:
                 await self._failed(deliveries[0], err)
                 return
             log.info("consumer %s: a batch of %d failed (%s); one by one", self.spec.durable, len(deliveries), err)
-            for delivery in deliveries:
-                await self._handle([delivery])
+            for index, delivery in enumerate(deliveries):
+                try:
+                    await self._handle([delivery])
+                except _Outage as outage:
+                    raise _Outage(deliveries[index:], outage.error) from outage.error
             return
+        for delivery in deliveries:
+            self._failures.pop(delivery.event.event_id, None)
         await self._settled(deliveries, applied)
 
     async def _settled(self, deliveries: Sequence[_Delivery], applied: int) -> None:
@@ -267,7 +344,8 @@ class DurableConsumer:
             event_id=event_id,
             subject=msg.subject,
             published_at=meta.timestamp or datetime.now(UTC),
-            delivery=meta.num_delivered or 1,
+            # The attempt by the budget's count: deliveries after an outage or a restart are not the message's doing.
+            delivery=self._failures.get(event_id, 0) + 1,
         )
         return _Delivery(msg=msg, headers=headers, event=event)
 
@@ -369,25 +447,31 @@ class DurableConsumer:
                 span.end()
 
     async def _failed(self, delivery: _Delivery, err: Exception) -> None:
+        """A failure of the message's own: retried after a backoff, or dead-lettered once its budget is spent."""
         msg, event = delivery.msg, delivery.event
+        failures = self._failures.pop(event.event_id, 0) + 1
+        self._failures[event.event_id] = failures
+        while len(self._failures) > _FAILURES_KEPT:
+            self._failures.popitem(last=False)
         try:
-            if event.delivery >= self.max_deliver:
+            if failures >= self.max_deliver:
                 dlq_headers = {
                     **delivery.headers,
                     EVENT_ID_HEADER: event.event_id,
                     "Nats-Msg-Id": f"dlq:{self.spec.durable}:{event.event_id}",
                     "Crm-Original-Subject": msg.subject,
                     "Crm-Error": str(err)[:500],
-                    "Crm-Deliveries": str(event.delivery),
+                    "Crm-Deliveries": str(failures),
                 }
                 await self.js.publish(dead_letter_subject(self.spec.durable), msg.data, headers=dlq_headers)
                 await msg.term()
+                self._failures.pop(event.event_id, None)
                 DEAD_LETTERS.labels(self.spec.durable).inc()
                 self._counted["dead_lettered"].inc()
                 log.error("event %s dead-lettered after %d deliveries: %s", event.event_id, event.delivery, err)
             else:
-                await msg.nak(delay=min(0.5 * 2 ** (event.delivery - 1), 30.0))
+                await msg.nak(delay=min(0.5 * 2 ** (failures - 1), 30.0))
                 self._counted["retried"].inc()
-                log.warning("event %s failed (delivery %d), will retry: %s", event.event_id, event.delivery, err)
+                log.warning("event %s failed (attempt %d), will retry: %s", event.event_id, failures, err)
         except Exception as nested:  # NATS down: the ack wait expires and the message is redelivered
             log.warning("could not settle failed event %s: %s", event.event_id, nested)

@@ -67,6 +67,10 @@ class PullFeed:
             except Exception as err:  # NATS down: the ack wait expires and the message comes back anyway
                 log.debug("could not return a message: %s", err)
 
+    def queued(self) -> list[Msg]:
+        """The messages delivered and not taken yet (without asking for more)."""
+        return list(self._queue)
+
     async def take(self, limit: int, *, wait: float) -> list[Msg]:
         """Up to `limit` messages in delivery order; waits up to `wait` when none is here yet."""
         loop = asyncio.get_running_loop()
