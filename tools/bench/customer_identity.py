@@ -2,7 +2,7 @@
 different people, and how many end as one customer.
 
     .venv/bin/python -m tools.bench.customer_identity                 # every name of shared/bench-data/cn_listed
-    .venv/bin/python -m tools.bench.customer_identity --limit 200 --concurrency 4
+    .venv/bin/python -m tools.bench.customer_identity --limit 200 --concurrency 4 --workdir /tmp/identity  # keep logs
 
 Starts the whole stack (`tools.devstack.Stack`, log level WARNING) on a PostgreSQL and NATS of its own. For each of
 the 1,726 Shanghai main-board companies (read from the bench data, never copied), one person's lead names the full
@@ -193,10 +193,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N companies")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--workdir", help="keep the stack's data and logs here (default: a temporary directory)")
     args = parser.parse_args()
     companies = listed_companies(args.limit or None)
     with tempfile.TemporaryDirectory(prefix="crm-bench-identity-") as tmp:
-        stack = Stack(Path(tmp), env_overrides={"CRM_LOG_LEVEL": "WARNING"}, log_level="WARNING")
+        workdir = Path(args.workdir) if args.workdir else Path(tmp)
+        stack = Stack(workdir, env_overrides={"CRM_LOG_LEVEL": "WARNING"}, log_level="WARNING")
         stack.start()
         try:
             started = time.perf_counter()
