@@ -16,8 +16,8 @@ from gateway.core.config import Role
 from gateway.main import create_app
 from gateway.tests.support import ADDRESS_FIELDS, assert_problem, auth, settings_for
 from lead.app import DEFINITION
-from lead.clocks import run_clocks_once
 from lead.handlers import LeadServicer
+from lead.ownership.clocks import run_clocks_once
 from services.conftest import pg_server_url, service_runtime, workdir  # noqa: F401  (real infrastructure fixtures)
 
 os.environ.setdefault("CRM_CUSTOMER_MASTER_ADDR", "127.0.0.1:1")

@@ -9,11 +9,11 @@ import grpc
 from crm.lead.v1 import lead_pb2_grpc
 from crm_common.service import Runtime, ServiceDefinition, Wiring
 from lead import tables
-from lead.clocks import run_clocks
+from lead.capture.use_cases import sweep_waiting_leads
 from lead.consumers import CONSUMERS
 from lead.domain import set_regions
 from lead.handlers import LeadServicer
-from lead.journey import sweep_waiting_leads
+from lead.ownership.clocks import run_clocks
 from lead.settings import get_settings
 
 DEFINITION = ServiceDefinition(

@@ -8,30 +8,31 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.events.v1 import notification_events_pb2, pipeline_events_pb2
 from crm_common.bus.consumer import ConsumerSpec, EventMeta
-from lead import repository as repo
+from lead import records
+from lead.ownership import repository as ownership_repo
 
 
 async def on_notification_delivered(
     conn: AsyncConnection, message: notification_events_pb2.NotificationDelivered, meta: EventMeta
 ) -> None:
     """The assignee was told: add `notified` to the lead's timeline (once per delivery event)."""
-    lead_id = repo.parse_id(message.lead_id)
+    lead_id = records.parse_id(message.lead_id)
     if lead_id is None:
         return
     at = message.delivered_at.ToDatetime(tzinfo=UTC) if message.HasField("delivered_at") else meta.published_at
-    await repo.add_timeline_if_lead(conn, lead_id=lead_id, step="notified", at=at, detail=message.channel)
+    await records.add_timeline_if_lead(conn, lead_id=lead_id, step="notified", at=at, detail=message.channel)
 
 
 async def on_opportunity_opened(
     conn: AsyncConnection, message: pipeline_events_pb2.OpportunityOpened, meta: EventMeta
 ) -> None:
     """The lead became an opportunity: it stops counting against its owner's capacity and its clock stops."""
-    lead_id = repo.parse_id(message.lead_id)
-    if lead_id is None or await repo.get_lead(conn, lead_id=lead_id) is None:
+    lead_id = records.parse_id(message.lead_id)
+    if lead_id is None or await records.get_lead(conn, lead_id=lead_id) is None:
         return
     at = message.opened_at.ToDatetime(tzinfo=UTC) if message.HasField("opened_at") else meta.published_at
-    await repo.set_converted(conn, lead_id=lead_id, at=at)
-    await repo.add_timeline(conn, lead_id=lead_id, step="converted", at=at, detail=message.opportunity_id)
+    await ownership_repo.set_converted(conn, lead_id=lead_id, at=at)
+    await records.add_timeline(conn, lead_id=lead_id, step="converted", at=at, detail=message.opportunity_id)
 
 
 CONSUMERS = [

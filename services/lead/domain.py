@@ -323,18 +323,3 @@ def mask_email(email: str) -> str:
         return ""
     local, domain = email.split("@", 1)
     return f"{local[:1]}***@{domain}"
-
-
-def rule_matches(conditions: Mapping[str, Sequence[str]], fields: Mapping[str, str]) -> bool:
-    """A rule matches when every condition's field equals one of its values (no conditions: every lead)."""
-    return all(fields.get(name, "") in values for name, values in conditions.items())
-
-
-def next_in_rotation(rep_ids: Sequence[str], last: str | None) -> str:
-    """Round-robin: the rep after `last` in a stable order (the first when last is gone or unset)."""
-    ordered = sorted(rep_ids)
-    if last is not None:
-        for rep_id in ordered:
-            if rep_id > last:
-                return rep_id
-    return ordered[0]

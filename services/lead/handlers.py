@@ -1,4 +1,4 @@
-"""gRPC handlers of crm.lead.v1.LeadService: translate proto to the journey and back."""
+"""gRPC handlers of crm.lead.v1.LeadService: translate proto to each room's use cases and queries, and back."""
 
 from __future__ import annotations
 
@@ -13,9 +13,17 @@ from sqlalchemy import Row
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
-from lead import access, idempotency, journey, rules_admin
-from lead import repository as repo
+from lead import access, records
+from lead.capture import idempotency
+from lead.capture import repository as capture_repo
+from lead.capture import use_cases as capture_cases
 from lead.domain import mask_email, mask_phone, validate_lead
+from lead.ownership import repository as ownership_repo
+from lead.ownership import use_cases as ownership_cases
+from lead.routing import repository as routing_repo
+from lead.routing import rules_admin
+from lead.staff import departure
+from lead.staff import repository as staff_repo
 from lead.timestamps import ts
 
 STATUS = {
@@ -124,12 +132,12 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         self.runtime = runtime
 
     async def _load(self, lead_id: str) -> lead_pb2.Lead:
-        canonical = repo.parse_id(lead_id)
+        canonical = records.parse_id(lead_id)
         async with self.runtime.db.read() as conn:
-            row = await repo.get_lead(conn, lead_id=canonical) if canonical else None
+            row = await records.get_lead(conn, lead_id=canonical) if canonical else None
             if row is None:
                 raise NotFound(f"lead {lead_id} not found")
-            return lead_message(row, await repo.list_timeline(conn, lead_id=row.id))
+            return lead_message(row, await records.list_timeline(conn, lead_id=row.id))
 
     async def CaptureLead(self, request: lead_pb2.CaptureLeadRequest, context: grpc.aio.ServicerContext) -> Any:
         lead = validate_lead(request.lead, region=self.runtime.settings.default_region)
@@ -137,7 +145,7 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         if key is not None and len(key) > 200:
             raise InvalidArgument([FieldViolation("idempotency_key", "must be at most 200 characters")])
         scope = idempotency.caller_scope(idempotency.named_scope(context))
-        captured = await journey.capture(self.runtime, lead, key, request.lead, scope=scope)
+        captured = await capture_cases.capture(self.runtime, lead, key, request.lead, scope=scope)
         if captured.quarantine is not None and captured.lead_id is None:
             return lead_pb2.CaptureLeadResponse(quarantined=True, quarantine=quarantine_message(captured.quarantine))
         assert captured.lead_id is not None
@@ -153,9 +161,9 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
     async def GetLeadTraceContext(
         self, request: lead_pb2.GetLeadTraceContextRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        canonical = repo.parse_id(request.lead_id)
+        canonical = records.parse_id(request.lead_id)
         async with self.runtime.db.read() as conn:
-            row = await repo.get_lead(conn, lead_id=canonical) if canonical else None
+            row = await records.get_lead(conn, lead_id=canonical) if canonical else None
         if row is None:
             raise NotFound(f"lead {request.lead_id} not found")
         return lead_pb2.GetLeadTraceContextResponse(traceparent=row.traceparent)
@@ -163,13 +171,13 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
     async def ClaimLead(self, request: lead_pb2.ClaimLeadRequest, context: grpc.aio.ServicerContext) -> Any:
         access.acting_rep(access.caller(), request.rep_id)
         access.readable(await self._load(request.lead_id), access.Action.ACT)
-        lead_id = await journey.claim(self.runtime, request.lead_id, request.rep_id)
+        lead_id = await ownership_cases.claim(self.runtime, request.lead_id, request.rep_id)
         return lead_pb2.ClaimLeadResponse(lead=await access.shown(self.runtime, await self._load(lead_id)))
 
     async def RecordContact(self, request: lead_pb2.RecordContactRequest, context: grpc.aio.ServicerContext) -> Any:
         access.acting_rep(access.caller(), request.rep_id)
         access.readable(await self._load(request.lead_id), access.Action.ACT)
-        lead_id, first = await journey.record_contact(
+        lead_id, first = await ownership_cases.record_contact(
             self.runtime, request.lead_id, request.rep_id, request.channel, request.summary
         )
         lead_out = await access.shown(self.runtime, await self._load(lead_id))
@@ -180,14 +188,14 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         if not name or len(name) > 200:
             raise InvalidArgument([FieldViolation("name", "is required, at most 200 characters")])
         async with self.runtime.db.transaction() as conn:
-            row = await repo.insert_team(conn, name=name, at=datetime.now(UTC))
+            row = await staff_repo.insert_team(conn, name=name, at=datetime.now(UTC))
         if row is None:
             raise InvalidArgument([FieldViolation("name", f"a team named {name!r} exists already")])
         return lead_pb2.CreateTeamResponse(team=team_message(row))
 
     async def ListTeams(self, request: lead_pb2.ListTeamsRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self.runtime.db.connect() as conn:
-            rows = await repo.list_teams(conn)
+            rows = await staff_repo.list_teams(conn)
         return lead_pb2.ListTeamsResponse(teams=[team_message(r) for r in rows])
 
     async def CreateRep(self, request: lead_pb2.CreateRepRequest, context: grpc.aio.ServicerContext) -> Any:
@@ -195,40 +203,41 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         name = request.name.strip()
         if not name or len(name) > 200:
             violations.append(FieldViolation("name", "is required, at most 200 characters"))
-        team_id = repo.parse_id(request.team_id)
+        team_id = records.parse_id(request.team_id)
         async with self.runtime.db.transaction() as conn:
-            if team_id is None or await repo.get_team(conn, team_id=team_id) is None:
+            if team_id is None or await staff_repo.get_team(conn, team_id=team_id) is None:
                 violations.append(FieldViolation("team_id", "must name an existing team"))
             if violations:
                 raise InvalidArgument(violations)
             assert team_id is not None
-            row = await repo.insert_rep(
+            row = await staff_repo.insert_rep(
                 conn, name=name, email=request.email.strip(), team_id=team_id, at=datetime.now(UTC)
             )
         return lead_pb2.CreateRepResponse(rep=rep_message(row))
 
     async def ListReps(self, request: lead_pb2.ListRepsRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self.runtime.db.connect() as conn:
-            team_id = repo.parse_id(request.team_id) if request.team_id else None
-            rows = await repo.list_reps(conn, team_id=team_id)
+            team_id = records.parse_id(request.team_id) if request.team_id else None
+            rows = await staff_repo.list_reps(conn, team_id=team_id)
             loads = {
-                r.id: r.open_leads for r in await repo.reps_with_load(conn, team_ids=[team_id] if team_id else None)
+                r.id: r.open_leads
+                for r in await staff_repo.reps_with_load(conn, team_ids=[team_id] if team_id else None)
             }
         reps = access.team_reps([rep_message(r, loads.get(r.id, 0)) for r in rows])
         return lead_pb2.ListRepsResponse(reps=reps)
 
     async def SetRepActive(self, request: lead_pb2.SetRepActiveRequest, context: grpc.aio.ServicerContext) -> Any:
-        rep_id = repo.parse_id(request.rep_id)
+        rep_id = records.parse_id(request.rep_id)
         if rep_id is None:
             raise NotFound(f"rep {request.rep_id} not found")
         if not request.active:
-            successor = repo.parse_id(request.successor_rep_id) if request.successor_rep_id else None
+            successor = records.parse_id(request.successor_rep_id) if request.successor_rep_id else None
             if request.successor_rep_id and successor is None:
                 raise InvalidArgument([FieldViolation("successor_rep_id", "must name another, active rep")])
-            row, moved = await journey.deactivate(self.runtime, rep_id, successor)
+            row, moved = await departure.deactivate(self.runtime, rep_id, successor)
             return lead_pb2.SetRepActiveResponse(rep=rep_message(row), moved_leads=moved)
         async with self.runtime.db.transaction() as conn:
-            row = await repo.set_rep_active(conn, rep_id=rep_id, active=True)
+            row = await staff_repo.set_rep_active(conn, rep_id=rep_id, active=True)
         if row is None:
             raise NotFound(f"rep {request.rep_id} not found")
         return lead_pb2.SetRepActiveResponse(rep=rep_message(row))
@@ -241,12 +250,12 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         self, request: lead_pb2.ListRoutingRulesRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         async with self.runtime.db.connect() as conn:
-            rows = await repo.list_rules(conn)
-            version = await repo.live_version(conn)
+            rows = await routing_repo.list_rules(conn)
+            version = await routing_repo.live_version(conn)
         return lead_pb2.ListRoutingRulesResponse(rules=[rule_message(r) for r in rows], version=version)
 
     async def UpdateTeam(self, request: lead_pb2.UpdateTeamRequest, context: grpc.aio.ServicerContext) -> Any:
-        team_id = repo.parse_id(request.team_id)
+        team_id = records.parse_id(request.team_id)
         values: dict[str, Any] = {}
         if request.HasField("calendar"):
             calendar = MessageToDict(request.calendar, preserving_proto_field_name=True)
@@ -271,14 +280,14 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
                 if conflicts:
                     raise InvalidArgument(conflicts)
             if team_id:
-                row = await repo.update_team(conn, team_id=team_id, **values) if values else None
-                row = row or await repo.get_team(conn, team_id=team_id)
+                row = await staff_repo.update_team(conn, team_id=team_id, **values) if values else None
+                row = row or await staff_repo.get_team(conn, team_id=team_id)
         if row is None:
             raise NotFound(f"team {request.team_id} not found")
         return lead_pb2.UpdateTeamResponse(team=team_message(row))
 
     async def UpdateRep(self, request: lead_pb2.UpdateRepRequest, context: grpc.aio.ServicerContext) -> Any:
-        rep_id = repo.parse_id(request.rep_id)
+        rep_id = records.parse_id(request.rep_id)
         values: dict[str, Any] = {}
         violations = []
         for name in ("capacity", "weight", "holding_limit"):
@@ -296,16 +305,16 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
             values["skills"] = sorted({s.strip() for s in request.skills if s.strip()})
         async with self.runtime.db.transaction() as conn:
             if request.HasField("team_id"):
-                team_id = repo.parse_id(request.team_id)
-                if team_id is None or await repo.get_team(conn, team_id=team_id) is None:
+                team_id = records.parse_id(request.team_id)
+                if team_id is None or await staff_repo.get_team(conn, team_id=team_id) is None:
                     violations.append(FieldViolation("team_id", "must name an existing team"))
                 values["team_id"] = team_id
             if violations:
                 raise InvalidArgument(violations)
-            row = await repo.update_rep(conn, rep_id=rep_id, **values) if rep_id else None
+            row = await staff_repo.update_rep(conn, rep_id=rep_id, **values) if rep_id else None
             if row is None:
                 raise NotFound(f"rep {request.rep_id} not found")
-            open_leads = await repo.count_open(conn, rep_id=row.id)
+            open_leads = await ownership_repo.count_open(conn, rep_id=row.id)
         return lead_pb2.UpdateRepResponse(rep=rep_message(row, open_leads))
 
     async def ValidateRoutingRules(
@@ -330,17 +339,17 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
         lead = await self._load(request.lead_id)
         access.readable(lead)
         async with self.runtime.db.connect() as conn:
-            rows = await repo.list_decisions(conn, lead_id=lead.id)
+            rows = await routing_repo.list_decisions(conn, lead_id=lead.id)
         return lead_pb2.ExplainRoutingResponse(decisions=[rules_admin.decision_message(r) for r in rows])
 
     async def ReassignLead(self, request: lead_pb2.ReassignLeadRequest, context: grpc.aio.ServicerContext) -> Any:
         access.readable(await self._load(request.lead_id), access.Action.UPDATE)
-        lead_id = await journey.reassign(self.runtime, request.lead_id, request.to_rep_id, request.reason)
+        lead_id = await ownership_cases.reassign(self.runtime, request.lead_id, request.to_rep_id, request.reason)
         return lead_pb2.ReassignLeadResponse(lead=await access.shown(self.runtime, await self._load(lead_id)))
 
     async def ListQuarantine(self, request: lead_pb2.ListQuarantineRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self.runtime.db.connect() as conn:
-            rows = await repo.list_quarantine(conn, held_only=not request.all)
+            rows = await capture_repo.list_quarantine(conn, held_only=not request.all)
         submissions = [quarantine_message(r) for r in rows]
         await access.quarantine_read(self.runtime, submissions)
         return lead_pb2.ListQuarantineResponse(submissions=submissions)
@@ -348,12 +357,12 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
     async def ReleaseQuarantined(
         self, request: lead_pb2.ReleaseQuarantinedRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        lead_id = await journey.release(self.runtime, request.quarantine_id)
+        lead_id = await capture_cases.release(self.runtime, request.quarantine_id)
         return lead_pb2.ReleaseQuarantinedResponse(lead=await self._load(lead_id))
 
     async def ListPool(self, request: lead_pb2.ListPoolRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self.runtime.db.connect() as conn:
-            rows = await repo.list_pool(conn)
+            rows = await ownership_repo.list_pool(conn)
         return lead_pb2.ListPoolResponse(
             leads=[
                 lead_pb2.PooledLead(
@@ -374,5 +383,5 @@ class LeadServicer(lead_pb2_grpc.LeadServiceServicer):
 
     async def ClaimFromPool(self, request: lead_pb2.ClaimFromPoolRequest, context: grpc.aio.ServicerContext) -> Any:
         access.acting_rep(access.caller(), request.rep_id)
-        lead_id = await journey.claim_from_pool(self.runtime, request.lead_id, request.rep_id)
+        lead_id = await ownership_cases.claim_from_pool(self.runtime, request.lead_id, request.rep_id)
         return lead_pb2.ClaimFromPoolResponse(lead=await access.shown(self.runtime, await self._load(lead_id)))

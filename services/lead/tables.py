@@ -83,14 +83,6 @@ open_lead_counts = Table(
     Column("open_leads", Integer, nullable=False, server_default="0"),
 )
 
-# Round-robin position per rule; its row lock makes assignment exclusive across replicas.
-rr_cursors = Table(
-    "rr_cursors",
-    metadata,
-    Column("rule_id", UUID(as_uuid=False), primary_key=True),
-    Column("last_rep_id", UUID(as_uuid=False)),
-)
-
 leads = Table(
     "leads",
     metadata,

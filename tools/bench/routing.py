@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
-from lead.routing import STRATEGIES, Calendar, RepState, Rule, TeamState, decide, validate_rule_set
+from lead.routing.engine import STRATEGIES, Calendar, RepState, Rule, TeamState, decide, validate_rule_set
 from tools.devstack import Stack, StackError
 from tools.devstack.infra import InfraError
 

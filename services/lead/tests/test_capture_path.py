@@ -12,11 +12,13 @@ from sqlalchemy import func, select, update
 from crm.events.v1 import lead_events_pb2
 from crm.lead.v1 import lead_pb2
 from crm_common.bus.outbox import notify_channel, riding_events
-from lead import journey
-from lead import repository as repo
+from lead import records
 from lead.app import DEFINITION
+from lead.capture import repository as capture_repo
 from lead.domain import validate_lead
 from lead.handlers import LeadServicer
+from lead.ownership import repository as ownership_repo
+from lead.ownership import use_cases as ownership_cases
 from lead.tables import leads, open_lead_counts, reps
 
 from .test_routing_service import _team
@@ -31,7 +33,7 @@ async def _counters_match_a_count(runtime) -> dict[str, int]:
     """Every rep's maintained counter equals a count of its open leads; returns the counts."""
     async with runtime.db.connect() as conn:
         rep_ids = list((await conn.execute(select(reps.c.id))).scalars())
-        counted = {r: await repo.count_open(conn, rep_id=r) for r in rep_ids}
+        counted = {r: await ownership_repo.count_open(conn, rep_id=r) for r in rep_ids}
         kept = dict((await conn.execute(select(open_lead_counts.c.rep_id, open_lead_counts.c.open_leads))).all())
     assert {r: kept.get(r, 0) for r in rep_ids} == counted
     return counted
@@ -58,13 +60,13 @@ async def test_the_open_lead_counter_follows_every_move(runtime) -> None:
     assert await _counters_match_a_count(runtime) == {a: 3, b: 3, c: 0}
 
     first, second, third = (lead for lead in captured if lead.assignee_id == a)
-    await journey.claim(runtime, first.id, a)
-    await journey.record_contact(runtime, first.id, a, "phone", "")
+    await ownership_cases.claim(runtime, first.id, a)
+    await ownership_cases.record_contact(runtime, first.id, a, "phone", "")
     assert await _counters_match_a_count(runtime) == {a: 3, b: 3, c: 0}  # claimed and contacted stay open
 
     async with runtime.db.transaction() as conn:
-        await repo.set_converted(conn, lead_id=first.id, at=first.captured_at.ToDatetime())
-    await journey.reassign(runtime, second.id, c, "closer to the customer")
+        await ownership_repo.set_converted(conn, lead_id=first.id, at=first.captured_at.ToDatetime())
+    await ownership_cases.reassign(runtime, second.id, c, "closer to the customer")
     assert await _counters_match_a_count(runtime) == {a: 1, b: 3, c: 1}
 
     await s.SetRepActive(lead_pb2.SetRepActiveRequest(rep_id=a, active=False, successor_rep_id=b), None)
@@ -118,7 +120,7 @@ async def test_an_assignment_that_does_not_happen_announces_nothing(runtime) -> 
     s = LeadServicer(runtime)
     team_id, (rep_id,) = await _team(s, "West", 1)
     async with runtime.db.transaction() as conn:
-        row = await repo.insert_lead(
+        row = await capture_repo.insert_lead(
             conn,
             lead=validate_lead(_lead("13812345678").lead, region="CN"),
             idempotency_key=None,
@@ -133,7 +135,7 @@ async def test_an_assignment_that_does_not_happen_announces_nothing(runtime) -> 
         riding = riding_events(
             conn, DEFINITION.outbox, [("crm.lead.assigned", lead_events_pb2.LeadAssigned(lead_id=row.id))]
         )
-        assigned = await repo.assign_lead(
+        assigned = await ownership_repo.assign_lead(
             conn,
             lead_id=row.id,
             rep_id=rep_id,
@@ -141,7 +143,7 @@ async def test_an_assignment_that_does_not_happen_announces_nothing(runtime) -> 
             rule_id=None,
             at=datetime.now(UTC),
             claim_deadline=datetime.now(UTC),
-            steps=[repo.Step("assigned", datetime.now(UTC), rep_id)],
+            steps=[records.Step("assigned", datetime.now(UTC), rep_id)],
             hold_rep=True,
             events=riding,
         )
@@ -178,7 +180,7 @@ async def test_capture_context_finds_the_duplicate_the_rule_version_and_the_acco
         await conn.execute(update(leads).where(leads.c.id == first.lead.id).values(customer_id="customer-7"))
     now = datetime.now(UTC)
     async with runtime.db.transaction() as conn:
-        found = await repo.capture_context(
+        found = await capture_repo.capture_context(
             conn,
             lock=["lead-contact:+8613812345676"],
             phone="+8613812345676",
@@ -190,7 +192,13 @@ async def test_capture_context_finds_the_duplicate_the_rule_version_and_the_acco
         assert found.duplicate_id == first.lead.id
         assert found.version >= 1
         assert found.owner_id == first.lead.assignee_id and found.owner_id in rep_ids
-        other = await repo.capture_context(
-            conn, lock=[], phone="+8613800000000", email="a@example.com", channel="web_form", since=now, customer_id=None
+        other = await capture_repo.capture_context(
+            conn,
+            lock=[],
+            phone="+8613800000000",
+            email="a@example.com",
+            channel="web_form",
+            since=now,
+            customer_id=None,
         )
         assert other.duplicate_id is None and other.owner_id is None and other.version == found.version

@@ -6,7 +6,7 @@ import pytest
 
 from crm.lead.v1 import lead_pb2
 from crm_common.errors import InvalidArgument
-from lead.domain import next_in_rotation, normalize_phone, rule_matches, validate_lead
+from lead.domain import normalize_phone, validate_lead
 
 
 @pytest.mark.parametrize(
@@ -60,18 +60,3 @@ def test_text_is_kept_verbatim_but_trimmed() -> None:
     assert lead.company == "杭州某某科技(集团)"
     assert lead.email == "Zhang.Wei@example.com"
     assert lead.source["channel"] == "api"
-
-
-def test_rules_match_on_every_condition() -> None:
-    fields = {"province": "浙江", "channel": "web_form", "industry": ""}
-    assert rule_matches({}, fields)
-    assert rule_matches({"province": ["浙江", "江苏"]}, fields)
-    assert not rule_matches({"province": ["浙江"], "channel": ["wecom"]}, fields)
-
-
-def test_rotation_wraps_and_survives_a_departed_rep() -> None:
-    reps = ["b", "a", "c"]
-    assert next_in_rotation(reps, None) == "a"
-    assert next_in_rotation(reps, "a") == "b"
-    assert next_in_rotation(reps, "c") == "a"
-    assert next_in_rotation(["a", "c"], "b") == "c"

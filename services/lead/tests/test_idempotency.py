@@ -16,7 +16,7 @@ from crm_common.grpc_client import channel_as
 from crm_common.grpc_server import GrpcServer
 from crm_common.identity import Principal, Role, service_principal, user_principal
 from lead.app import DEFINITION, build
-from lead.idempotency import SCOPE_METADATA_KEY
+from lead.capture.idempotency import SCOPE_METADATA_KEY
 from lead.tables import idempotency_keys, leads
 
 PARTNER = [(SCOPE_METADATA_KEY, "webhook:acme")]

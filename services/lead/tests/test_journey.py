@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crm.lead.v1 import lead_pb2
 from crm_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from lead import journey
+from lead.capture import use_cases as capture_cases
 from lead.domain import validate_lead
 from lead.handlers import LeadServicer
 from lead.tables import leads, timeline
@@ -113,7 +113,7 @@ async def test_a_lead_with_no_eligible_rep_waits_and_is_assigned_when_one_appear
     await servicer.SetRepActive(lead_pb2.SetRepActiveRequest(rep_id=reps[0], active=True), None)
     from datetime import UTC, datetime, timedelta
 
-    await journey._sweep_once(runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
+    await capture_cases._sweep_once(runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
     again = (await servicer.GetLead(lead_pb2.GetLeadRequest(lead_id=lead.id), None)).lead
     assert again.assignee_id == reps[0]
     assert again.status == lead_pb2.LEAD_STATUS_ASSIGNED

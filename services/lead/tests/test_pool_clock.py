@@ -12,11 +12,11 @@ from sqlalchemy import update
 from crm.lead.v1 import lead_pb2
 from crm_common.errors import FailedPrecondition
 from crm_common.service import Runtime
-from lead import journey
-from lead import repository as repo
 from lead.app import DEFINITION
-from lead.clocks import run_clocks_once
+from lead.capture import use_cases as capture_cases
 from lead.handlers import LeadServicer
+from lead.ownership import repository as ownership_repo
+from lead.ownership.clocks import run_clocks_once
 from lead.tables import leads
 
 from .test_routing_service import _lead, _publish, _rule, _team
@@ -37,7 +37,7 @@ async def _set_lead(runtime: Runtime, lead_id: str, **values) -> None:
 
 
 async def _sweep(runtime: Runtime) -> None:
-    await journey._sweep_once(runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
+    await capture_cases._sweep_once(runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
 
 
 def _at(stamp) -> datetime:
@@ -105,7 +105,9 @@ async def test_routing_skips_a_rep_cooling_down_on_the_lead(runtime) -> None:
     assert reasons[second] == "claim window already lapsed with this rep"
     # Nor may a cooling rep claim it as its assignee; a manager's explicit move lifts the cool-down.
     async with runtime.db.transaction() as conn:
-        await repo.set_cooldown(conn, lead_id=lead.id, rep_id=third, until=datetime.now(UTC) + timedelta(days=1))
+        await ownership_repo.set_cooldown(
+            conn, lead_id=lead.id, rep_id=third, until=datetime.now(UTC) + timedelta(days=1)
+        )
     with pytest.raises(FailedPrecondition, match="again after"):
         await s.ClaimLead(lead_pb2.ClaimLeadRequest(lead_id=lead.id, rep_id=third), None)
     await s.ReassignLead(lead_pb2.ReassignLeadRequest(lead_id=lead.id, to_rep_id=lost), None)

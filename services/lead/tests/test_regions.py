@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from crm.lead.v1 import lead_pb2
 from lead.domain import DEFAULT_REGIONS, region_of, set_regions, validate_lead
-from lead.routing import RepState, Rule, TeamState, decide, validate_rule_set
+from lead.routing.engine import RepState, Rule, TeamState, decide, validate_rule_set
 from lead.settings import LeadSettings
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 
 from crm.lead.v1 import lead_pb2
 from lead.domain import mask_email, mask_phone, quarantine_reasons, score_lead, validate_lead
-from lead.routing import Calendar, RepState, Rule, TeamState, decide, validate_rule_set, why_ineligible
+from lead.routing.engine import Calendar, RepState, Rule, TeamState, decide, validate_rule_set, why_ineligible
 
 CN = "Asia/Shanghai"
 # Thursday 2026-10-01 is National Day (holiday); Saturday 2026-10-10 is a make-up working day.

@@ -14,10 +14,10 @@ from crm_common.bus.catalog import decode
 from crm_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from crm_common.metrics import LEADS_WAITING
 from crm_common.service import Runtime
-from lead import journey
 from lead.app import DEFINITION
-from lead.clocks import refresh_gauges, run_clocks_once
+from lead.capture import use_cases as capture_cases
 from lead.handlers import LeadServicer
+from lead.ownership.clocks import refresh_gauges, run_clocks_once
 from lead.tables import leads
 
 
@@ -276,11 +276,11 @@ async def test_calendar_and_leave_make_reps_ineligible_until_they_are_back(runti
     d = (await s.ExplainRouting(lead_pb2.ExplainRoutingRequest(lead_id=lead.id), None)).decisions[0]
     assert [(i.rep_id, i.reason) for i in d.ineligible] == [(reps[0], "outside working hours")]
     for _ in range(2):  # the sweeper retries, but does not pile up identical explanations
-        await journey._sweep_once(runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
+        await capture_cases._sweep_once(runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
     explained = await s.ExplainRouting(lead_pb2.ExplainRoutingRequest(lead_id=lead.id), None)
     assert len(explained.decisions) == 1
     await s.UpdateTeam(lead_pb2.UpdateTeamRequest(team_id=east, clear_calendar=True), None)  # around the clock
-    await journey._sweep_once(runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
+    await capture_cases._sweep_once(runtime, older_than=datetime.now(UTC) + timedelta(seconds=1))
     swept = (await s.ExplainRouting(lead_pb2.ExplainRoutingRequest(lead_id=lead.id), None)).decisions
     assert [(x.trigger, x.chosen_rep_id) for x in swept] == [("capture", ""), ("sweep", reps[0])]
     with pytest.raises(InvalidArgument):

@@ -10,10 +10,10 @@ from sqlalchemy import update
 
 from crm.lead.v1 import lead_pb2
 from crm_common.errors import InvalidArgument
-from lead import journey
+from lead.capture import use_cases as capture_cases
 from lead.domain import CONDITION_FIELDS
 from lead.handlers import LeadServicer
-from lead.routing import Rule, validate_rule_set
+from lead.routing.engine import Rule, validate_rule_set
 from lead.tables import leads
 
 from .test_routing_service import _publish, _rule, _team
@@ -29,7 +29,7 @@ def customers(monkeypatch) -> dict[str, str]:
     async def resolve(runtime, lead, source_ref):
         return known.get(lead.phone_e164)
 
-    monkeypatch.setattr(journey, "resolve_customer", resolve)
+    monkeypatch.setattr(capture_cases, "resolve_customer", resolve)
     return known
 
 

@@ -10,41 +10,18 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from lead.sql import function_sql
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 S = "lead"
-# Open means what capacity counts (repository.OPEN_STATUSES): held by a rep, not converted, not pooled.
+# Open means what capacity counts (lead/sql/count_open_leads_v1.sql): held by a rep, not converted, not pooled.
 IS_OPEN = "{row}.assignee_id IS NOT NULL AND {row}.converted_at IS NULL AND {row}.status IN ('assigned', 'claimed', 'contacted')"
 
-FUNCTION = f"""
-CREATE FUNCTION {S}.count_open_leads() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    was_open boolean := false;
-    is_open boolean := false;
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        was_open := {IS_OPEN.format(row="OLD")};
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        is_open := {IS_OPEN.format(row="NEW")};
-    END IF;
-    IF was_open AND is_open AND OLD.assignee_id = NEW.assignee_id THEN
-        RETURN NULL;
-    END IF;
-    IF was_open THEN
-        UPDATE {S}.rep_open_leads SET open_leads = open_leads - 1 WHERE rep_id = OLD.assignee_id;
-    END IF;
-    IF is_open THEN
-        INSERT INTO {S}.rep_open_leads AS c (rep_id, open_leads) VALUES (NEW.assignee_id, 1)
-        ON CONFLICT (rep_id) DO UPDATE SET open_leads = c.open_leads + 1;
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
+FUNCTION = function_sql("count_open_leads_v1.sql")  # the trigger function, kept in a versioned file
 
 
 def upgrade() -> None:

@@ -1,4 +1,4 @@
-"""The lead's journey inside this service: capture, customer resolution, routing, claim, contact."""
+"""Capture's use cases: a submission becomes a lead (or a quarantined one), its customer is resolved, it is routed."""
 
 from __future__ import annotations
 
@@ -22,11 +22,10 @@ from crm.customer.v1 import customer_pb2, customer_pb2_grpc
 from crm.events.v1 import lead_events_pb2
 from crm.lead.v1 import lead_pb2
 from crm_common.bus.outbox import riding_events
-from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from crm_common.errors import NotFound
 from crm_common.identity import Role, current_principal
 from crm_common.metrics import (
     LEAD_TIME_TO_ASSIGNMENT,
-    LEAD_TIME_TO_FIRST_CONTACT,
     LEADS_CAPTURED,
     LEADS_QUARANTINED,
     bounded_label,
@@ -34,17 +33,22 @@ from crm_common.metrics import (
 )
 from crm_common.service import Runtime
 from crm_common.telemetry import current_traceparent, trace_id_of
-from lead import idempotency
-from lead import repository as repo
-from lead.assignment import give_to, load_rules, route, route_lead, team_states
-from lead.clocks import first_contact_deadline, start_pool_clock
+from lead import records
+from lead.capture import idempotency
+from lead.capture import repository as repo
 from lead.domain import CleanLead, quarantine_reasons, score_lead, validate_lead
+from lead.ownership.clocks import first_contact_deadline
+from lead.routing.assignment import route, route_lead
 from lead.timestamps import ts
 
 log = logging.getLogger(__name__)
+
+
 # Routing rules match on the tier, so it is taken only from these (connected systems, operators), never from a
 # rep's or manager's capture body: a rep could otherwise route a lead to the strategic-accounts team.
 TIER_SETTERS = frozenset({Role.ADMIN, Role.SYSTEM})
+
+
 tracer = trace.get_tracer("crm.lead")
 
 
@@ -58,7 +62,7 @@ class Captured:
     quarantine: Row[Any] | None = None
     # The new lead as assigned and its timeline, when capture wrote all of it (else the caller reads it).
     lead: Row[Any] | None = None
-    timeline: list[repo.Step] | None = None
+    timeline: list[records.Step] | None = None
 
 
 def _submitted_dict(submitted: lead_pb2.LeadInput | None) -> dict[str, Any]:
@@ -166,11 +170,15 @@ async def capture(
         if reasons:
             async with runtime.db.transaction() as conn:
                 # The same key at the same moment: one of the two holds it, the other answers what it wrote.
-                await repo.lock_keys(conn, keys=key_locks)
+                await records.lock_keys(conn, keys=key_locks)
                 if (earlier := await raced(conn)) is not None:
                     return earlier
                 held = await repo.insert_quarantine(
-                    conn, data=_submitted_dict(submitted), reasons=reasons, idempotency_key=idempotency_key, at=captured_at
+                    conn,
+                    data=_submitted_dict(submitted),
+                    reasons=reasons,
+                    idempotency_key=idempotency_key,
+                    at=captured_at,
                 )
                 await remember(conn, "quarantine", quarantine_id=held.id)
             for reason in reasons:
@@ -180,9 +188,9 @@ async def capture(
     window = timedelta(hours=settings.duplicate_window_hours)
     parts = score_lead(lead, settings.channel_weights, settings.default_channel_weight)
     customer_id = await resolve_customer(runtime, lead, f"lead-capture:{idempotency_key or captured_at.isoformat()}")
-    steps = [repo.Step("captured", captured_at, channel)]
+    steps = [records.Step("captured", captured_at, channel)]
     if customer_id:
-        steps.append(repo.Step("customer_resolved", captured_at, customer_id))
+        steps.append(records.Step("customer_resolved", captured_at, customer_id))
     async with runtime.db.transaction() as conn:
         # Same person, same channel, recently: one lock per phone/email so that concurrent repeats see each other
         # (taken by the same call, before it reads).
@@ -253,14 +261,14 @@ async def capture(
     observe_with_trace(LEAD_TIME_TO_ASSIGNMENT, (assigned_at - captured_at).total_seconds())
     # The answer is what was written: no second read of the lead and its timeline.
     return Captured(
-        lead_id, True, lead=assigned, timeline=[*steps, repo.Step("assigned", assigned_at, assigned.assignee_id)]
+        lead_id, True, lead=assigned, timeline=[*steps, records.Step("assigned", assigned_at, assigned.assignee_id)]
     )
 
 
 async def _record_customer(
     runtime: Runtime, conn: AsyncConnection, lead_id: str, customer_id: str, at: datetime
 ) -> None:
-    await repo.add_timeline(conn, lead_id=lead_id, step="customer_resolved", at=at, detail=customer_id)
+    await records.add_timeline(conn, lead_id=lead_id, step="customer_resolved", at=at, detail=customer_id)
     await _stage_customer(runtime, conn, lead_id, customer_id, at)
 
 
@@ -275,103 +283,6 @@ async def _stage_customer(
     runtime: Runtime, conn: AsyncConnection, lead_id: str, customer_id: str, at: datetime
 ) -> None:
     await runtime.stage(conn, CUSTOMER_RESOLVED, _customer_resolved(lead_id, customer_id, at))
-
-
-async def _locked_lead(conn: AsyncConnection, lead_id: str) -> Row[Any]:
-    canonical = repo.parse_id(lead_id)
-    row = await repo.get_lead(conn, lead_id=canonical, for_update=True) if canonical else None
-    if row is None:
-        raise NotFound(f"lead {lead_id} not found")
-    return row
-
-
-def _require_assignee(row: Row[Any], rep_id: str) -> None:
-    if not rep_id:
-        raise InvalidArgument([FieldViolation("rep_id", "is required")])
-    if row.assignee_id is None:
-        raise FailedPrecondition(f"lead {row.id} is not assigned yet")
-    if row.assignee_id != repo.parse_id(rep_id):
-        raise PermissionDenied(f"lead {row.id} is assigned to another rep")
-
-
-async def _after_claim(
-    runtime: Runtime, conn: AsyncConnection, row: Row[Any], now: datetime, *, from_pool: bool = False
-) -> None:
-    """After a claim the clock runs to the first-contact deadline, or the pool clock once contacted.
-
-    A claim from the pool starts a fresh first-contact SLA: the capture's may have run out days ago.
-    """
-    if row.first_contact_at is not None:
-        await start_pool_clock(runtime, conn, row.id, now)
-        return
-    due = row.contact_deadline_at
-    if from_pool or due is None:
-        due = first_contact_deadline(runtime, now)
-    await repo.set_clock(
-        conn, lead_id=row.id, kind="first_contact", due=due, last_activity_at=now, contact_deadline_at=due
-    )
-
-
-async def claim(runtime: Runtime, lead_id: str, rep_id: str) -> str:
-    """The assignee takes the lead (a repeat claim by the same rep changes nothing)."""
-    async with runtime.db.transaction() as conn:
-        row = await _locked_lead(conn, lead_id)
-        _require_assignee(row, rep_id)
-        if row.claimed_at is not None:
-            return row.id
-        now = datetime.now(UTC)
-        await _refuse_cooling(conn, row, row.assignee_id, now)
-        await repo.set_claimed(conn, lead_id=row.id, at=now)
-        await _after_claim(runtime, conn, row, now)
-        await repo.add_timeline(conn, lead_id=row.id, step="claimed", at=now, detail=row.assignee_id)
-        await runtime.stage(
-            conn,
-            "crm.lead.claimed",
-            lead_events_pb2.LeadClaimed(lead_id=row.id, rep_id=row.assignee_id, claimed_at=ts(now)),
-        )
-    return row.id
-
-
-async def record_contact(runtime: Runtime, lead_id: str, rep_id: str, channel: str, summary: str) -> tuple[str, bool]:
-    """Record a contact by the assignee; the first one sets first_contact_at. Returns (lead id, first)."""
-    violations = []
-    if not channel.strip():
-        violations.append(FieldViolation("channel", "is required"))
-    elif len(channel) > 50:
-        violations.append(FieldViolation("channel", "must be at most 50 characters"))
-    if len(summary) > 4000:
-        violations.append(FieldViolation("summary", "must be at most 4000 characters"))
-    if violations:
-        raise InvalidArgument(violations)
-    async with runtime.db.transaction() as conn:
-        row = await _locked_lead(conn, lead_id)
-        _require_assignee(row, rep_id)
-        now = datetime.now(UTC)
-        first = row.first_contact_at is None
-        await repo.insert_contact(
-            conn, lead_id=row.id, rep_id=row.assignee_id, channel=channel.strip(), summary=summary.strip(), at=now
-        )
-        if first:
-            await repo.set_first_contact(conn, lead_id=row.id, at=now)
-        if row.converted_at is None:
-            await start_pool_clock(runtime, conn, row.id, now)  # every follow-up restarts the pool clock
-        await repo.add_timeline(conn, lead_id=row.id, step="contacted", at=now, detail=channel.strip())
-        await runtime.stage(
-            conn,
-            "crm.lead.contacted",
-            lead_events_pb2.LeadContacted(
-                lead_id=row.id,
-                rep_id=row.assignee_id,
-                channel=channel.strip(),
-                first_contact=first,
-                customer_id=row.customer_id or "",
-                captured_at=ts(row.captured_at),
-                contacted_at=ts(now),
-            ),
-        )
-    if first:
-        observe_with_trace(LEAD_TIME_TO_FIRST_CONTACT, (now - row.captured_at).total_seconds())
-    return row.id, first
 
 
 async def sweep_waiting_leads(runtime: Runtime) -> None:
@@ -394,7 +305,7 @@ def _in_lead_trace(row: Row[Any], name: str) -> AbstractContextManager[Span]:
 async def _sweep_once(runtime: Runtime, *, older_than: datetime) -> None:
     async with runtime.db.transaction() as conn:
         for lead_id in await repo.leads_waiting(conn, older_than=older_than, unresolved=True, limit=50):
-            row = await repo.get_lead(conn, lead_id=lead_id)
+            row = await records.get_lead(conn, lead_id=lead_id)
             assert row is not None
             with _in_lead_trace(row, "resolve waiting lead"):
                 lead = CleanLead(name=row.name, phone_e164=row.phone_e164, email=row.email, company=row.company)
@@ -404,7 +315,7 @@ async def _sweep_once(runtime: Runtime, *, older_than: datetime) -> None:
                     await _record_customer(runtime, conn, lead_id, customer_id, datetime.now(UTC))
     async with runtime.db.transaction() as conn:
         for lead_id in await repo.leads_waiting(conn, older_than=older_than, unresolved=False, limit=200):
-            row = await repo.get_lead(conn, lead_id=lead_id)
+            row = await records.get_lead(conn, lead_id=lead_id)
             assert row is not None
             with _in_lead_trace(row, "assign waiting lead"):
                 assigned_at = datetime.now(UTC)
@@ -412,157 +323,9 @@ async def _sweep_once(runtime: Runtime, *, older_than: datetime) -> None:
                     observe_with_trace(LEAD_TIME_TO_ASSIGNMENT, (assigned_at - row.captured_at).total_seconds())
 
 
-async def deactivate(runtime: Runtime, rep_id: str, successor_id: str | None) -> tuple[Row[Any], int]:
-    """Deactivate a rep and move every open lead: to the successor, or by the rules. Returns (rep, moved)."""
-    now = datetime.now(UTC)
-    async with runtime.db.transaction() as conn:
-        successor = None
-        if successor_id:
-            successor = await repo.get_rep(conn, rep_id=successor_id)
-            if successor is None or not successor.active or successor.id == rep_id:
-                raise InvalidArgument([FieldViolation("successor_rep_id", "must name another, active rep")])
-        current = await repo.get_rep(conn, rep_id=rep_id)
-        if current is None:
-            raise NotFound(f"rep {rep_id} not found")
-        # Lock order everywhere: lead rows, then team locks (sorted), then rep rows. Holding every team a lead
-        # could be routed to means no capture assigns to this rep between the update and the listing below.
-        await repo.open_leads_of(conn, rep_id=rep_id)
-        _, rules = await load_rules(conn, runtime.settings.database_url)
-        teams_touched = {current.team_id, *([successor.team_id] if successor else [])}
-        teams_touched |= {t for r in rules for t in (r.team_id, r.overflow_team_id) if t}
-        await repo.lock_keys(conn, keys=[f"lead-team:{t}" for t in teams_touched])
-        rep = await repo.set_rep_active(conn, rep_id=rep_id, active=False)
-        assert rep is not None
-        open_leads = await repo.open_leads_of(conn, rep_id=rep_id)
-        for row in open_leads:
-            if successor is not None:
-                teams = await team_states(conn, [successor.team_id])
-                await _record_manual(conn, row, successor.id, successor.team_id, now, "handover")
-                await give_to(
-                    runtime,
-                    conn,
-                    row,
-                    successor.id,
-                    successor.team_id,
-                    row.rule_id,
-                    now,
-                    teams.get(successor.team_id),
-                    from_rep=rep_id,
-                    reason="handover",
-                )
-            else:
-                await route_lead(
-                    runtime,
-                    conn,
-                    row,
-                    now,
-                    trigger="rep_deactivated",
-                    excluded=frozenset({rep_id}),
-                    from_rep=rep_id,
-                    pool_when_unplaced=True,
-                )
-        # The customer master hands the rep's accounts over; staged here so the departure and its event commit together.
-        team = await repo.get_team(conn, team_id=current.team_id)
-        await runtime.stage(
-            conn,
-            "crm.lead.rep_deactivated",
-            lead_events_pb2.RepDeactivated(
-                rep_id=rep_id,
-                successor_id=successor.id if successor is not None else "",
-                at=ts(now),
-                manager_id=(team.manager_id or "") if team is not None else "",
-            ),
-        )
-    return rep, len(open_leads)
-
-
-async def _refuse_cooling(conn: AsyncConnection, row: Row[Any], rep_id: str, now: datetime) -> None:
-    """A rep may not claim a lead that went back to the pool from them until their cool-down ends."""
-    until = (await repo.cooldowns(conn, lead_id=row.id, now=now)).get(rep_id)
-    if until is not None:
-        raise FailedPrecondition(f"rep {rep_id} lost this lead recently and may claim it again after {until}")
-
-
-async def _record_manual(
-    conn: AsyncConnection, row: Row[Any], rep_id: str, team_id: str, now: datetime, trigger: str
-) -> None:
-    # A person's explicit choice overrides the rules' cool-down (a pool claim has checked it already).
-    await repo.clear_cooldown(conn, lead_id=row.id, rep_id=rep_id)
-    await repo.insert_decision(
-        conn,
-        lead_id=row.id,
-        at=now,
-        trigger=trigger,
-        strategy=trigger,
-        team_id=team_id,
-        chosen_rep_id=rep_id,
-        eligible=[rep_id],
-        ineligible={},
-        explanation=f"{trigger}: moved by a person, not by the rules",
-    )
-
-
-async def reassign(runtime: Runtime, lead_id: str, to_rep_id: str, reason: str) -> str:
-    """Move a lead to a named rep by hand (a manager's decision)."""
-    now = datetime.now(UTC)
-    async with runtime.db.transaction() as conn:
-        row = await _locked_lead(conn, lead_id)
-        canonical = repo.parse_id(to_rep_id)
-        rep = await repo.get_rep(conn, rep_id=canonical) if canonical else None
-        if rep is None or not rep.active:
-            raise InvalidArgument([FieldViolation("to_rep_id", "must name an active rep")])
-        if row.assignee_id == rep.id:
-            return row.id
-        teams = await team_states(conn, [rep.team_id])
-        await _record_manual(conn, row, rep.id, rep.team_id, now, "manual")
-        await give_to(
-            runtime,
-            conn,
-            row,
-            rep.id,
-            rep.team_id,
-            row.rule_id,
-            now,
-            teams.get(rep.team_id),
-            from_rep=row.assignee_id,
-            reason=reason.strip()[:200] or "manual",
-        )
-    return row.id
-
-
-async def claim_from_pool(runtime: Runtime, lead_id: str, rep_id: str) -> str:
-    """A rep takes a pooled lead: under their holding limit, and not during their cool-down on it."""
-    now = datetime.now(UTC)
-    async with runtime.db.transaction() as conn:
-        row = await _locked_lead(conn, lead_id)
-        canonical = repo.parse_id(rep_id)
-        rep = await repo.get_rep(conn, rep_id=canonical) if canonical else None
-        if rep is None or not rep.active:
-            raise InvalidArgument([FieldViolation("rep_id", "must name an active rep")])
-        if row.status != "pool":
-            raise FailedPrecondition(f"lead {row.id} is not in the public pool")
-        await _refuse_cooling(conn, row, rep.id, now)
-        await repo.lock_key(conn, key=f"lead-holding:{rep.id}")
-        held = await repo.count_open(conn, rep_id=rep.id)
-        if held >= rep.holding_limit:
-            raise FailedPrecondition(f"rep {rep.id} holds {held} leads, the holding limit is {rep.holding_limit}")
-        teams = await team_states(conn, [rep.team_id])
-        await _record_manual(conn, row, rep.id, rep.team_id, now, "pool_claim")
-        await give_to(runtime, conn, row, rep.id, rep.team_id, None, now, teams.get(rep.team_id))
-        await repo.set_claimed(conn, lead_id=row.id, at=now)
-        fresh = await repo.get_lead(conn, lead_id=row.id)
-        assert fresh is not None
-        await _after_claim(runtime, conn, fresh, now, from_pool=True)
-        await repo.add_timeline(conn, lead_id=row.id, step="claimed", at=now, detail=f"{rep.id} from the pool")
-        await runtime.stage(
-            conn, "crm.lead.claimed", lead_events_pb2.LeadClaimed(lead_id=row.id, rep_id=rep.id, claimed_at=ts(now))
-        )
-    return row.id
-
-
 async def release(runtime: Runtime, quarantine_id: str) -> str:
     """An operator vouches for a quarantined submission: it becomes a lead, once, and is routed like any other."""
-    canonical = repo.parse_id(quarantine_id)
+    canonical = records.parse_id(quarantine_id)
     async with runtime.db.connect() as conn:
         held = await repo.get_quarantine(conn, quarantine_id=canonical) if canonical else None
     if held is None:
@@ -573,9 +336,7 @@ async def release(runtime: Runtime, quarantine_id: str) -> str:
     ParseDict(held.input, data, ignore_unknown_fields=True)
     lead = validate_lead(data, region=runtime.settings.default_region)
     # Keyed by the submission: two operators releasing it at once get one lead (the second waits on the key).
-    captured = await capture(
-        runtime, lead, str(held.id), data, skip_quarantine=True, scope=idempotency.RELEASE_SCOPE
-    )
+    captured = await capture(runtime, lead, str(held.id), data, skip_quarantine=True, scope=idempotency.RELEASE_SCOPE)
     assert captured.lead_id is not None
     async with runtime.db.transaction() as conn:
         again = await repo.get_quarantine(conn, quarantine_id=held.id, for_update=True)
@@ -583,7 +344,7 @@ async def release(runtime: Runtime, quarantine_id: str) -> str:
         if again.released_lead_id:  # another operator released it at the same moment
             return str(again.released_lead_id)
         await repo.release_quarantine(conn, quarantine_id=held.id, lead_id=captured.lead_id)
-        await repo.add_timeline(
+        await records.add_timeline(
             conn, lead_id=captured.lead_id, step="released", at=datetime.now(UTC), detail="; ".join(held.reasons)
         )
     return captured.lead_id

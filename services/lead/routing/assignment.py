@@ -14,9 +14,11 @@ from crm.events.v1 import lead_events_pb2
 from crm_common.bus.outbox import riding_events
 from crm_common.metrics import LEAD_POOL_RETURNS, LEAD_REROUTES, LEAD_ROUTING_DURATION
 from crm_common.service import Runtime
-from lead import repository as repo
+from lead import records
 from lead.domain import CleanLead
-from lead.routing import (
+from lead.ownership import repository as ownership_repo
+from lead.routing import repository as repo
+from lead.routing.engine import (
     Calendar,
     Decision,
     RepState,
@@ -27,6 +29,7 @@ from lead.routing import (
     first_match,
     rule_from_json,
 )
+from lead.staff import repository as staff_repo
 from lead.timestamps import ts
 
 _RULES: dict[tuple[str, int], list[Rule]] = {}
@@ -65,7 +68,7 @@ def rep_state(row: Row[Any]) -> RepState:
 
 
 async def team_states(conn: AsyncConnection, team_ids: list[str]) -> dict[str, TeamState]:
-    rows = await repo.get_teams(conn, team_ids=team_ids) if team_ids else []
+    rows = await staff_repo.get_teams(conn, team_ids=team_ids) if team_ids else []
     return {r.id: TeamState(id=r.id, manager_id=r.manager_id, calendar=_calendar(r.calendar)) for r in rows}
 
 
@@ -95,8 +98,8 @@ def lead_fields(row: Row[Any], *, has_owner: bool) -> dict[str, str]:
 
 async def manager_of(conn: AsyncConnection, rep_id: str | None) -> str:
     """The manager of a rep's team (empty when none is set)."""
-    rep = await repo.get_rep(conn, rep_id=rep_id) if rep_id else None
-    team = await repo.get_team(conn, team_id=rep.team_id) if rep else None
+    rep = await staff_repo.get_rep(conn, rep_id=rep_id) if rep_id else None
+    team = await staff_repo.get_team(conn, team_id=rep.team_id) if rep else None
     return team.manager_id if team else ""
 
 
@@ -165,7 +168,7 @@ async def route(
     rule = first_match(rules, fields, row.score)
     team_ids = [t for t in ((rule.team_id, rule.overflow_team_id) if rule else ()) if t]
     # A lead being captured has no history, so nobody can be cooling down on it (read before any team is held).
-    cooling = await repo.cooldowns(conn, lead_id=row.id, now=now) if trigger != "capture" else {}
+    cooling = await ownership_repo.cooldowns(conn, lead_id=row.id, now=now) if trigger != "capture" else {}
     # The team locks serialise rotation and capacity per team across replicas (taken in one global order), and
     # the reps are read under them in the same round trip. Everything from here to commit holds the team: as few
     # round trips as possible (the assignment, with its event, then the commit).
@@ -215,8 +218,8 @@ async def route(
     if decision.waits_for_opening and row.assignee_id is not None:
         # Taken from its rep after closing (a lapse, a departure): it waits unassigned, like a lead captured at
         # night, and the sweeper routes it when a team opens.
-        await repo.set_waiting(conn, lead_id=row.id)
-        await repo.add_timeline(conn, lead_id=row.id, step="waiting", at=now, detail="outside working hours")
+        await ownership_repo.set_waiting(conn, lead_id=row.id)
+        await records.add_timeline(conn, lead_id=row.id, step="waiting", at=now, detail="outside working hours")
     elif pool_when_unplaced and not decision.waits_for_opening:
         decision.to_pool = True
         decision.explanation += "; nobody else can take it, so it goes to the public pool"
@@ -278,8 +281,8 @@ async def give_to(
     reassigned = from_rep is not None and from_rep != rep_id
     entries = []
     if reassigned:
-        entries.append(repo.Step("reassigned", now, f"{from_rep} -> {rep_id}"))
-    entries.append(repo.Step("assigned", now, rep_id))
+        entries.append(records.Step("reassigned", now, f"{from_rep} -> {rep_id}"))
+    entries.append(records.Step("assigned", now, rep_id))
     announced = lead_events_pb2.LeadAssigned(
         lead_id=row.id,
         assignee_id=rep_id,
@@ -294,7 +297,7 @@ async def give_to(
     # The event rides on the assignment's own statement (no round trip while the team is held), unless a
     # reassignment is announced first (its manager is looked up after the assignment).
     riding = None if reassigned else riding_events(conn, runtime.definition.outbox, [("crm.lead.assigned", announced)])
-    assigned = await repo.assign_lead(
+    assigned = await ownership_repo.assign_lead(
         conn,
         lead_id=row.id,
         rep_id=rep_id,
@@ -335,8 +338,8 @@ async def to_pool(
     runtime: Runtime, conn: AsyncConnection, row: Row[Any], now: datetime, *, reason: str, from_rep: str | None
 ) -> None:
     """Put the lead in the public pool with nobody owning it."""
-    await repo.set_pooled(conn, lead_id=row.id, at=now, lapsed=list(row.lapsed_rep_ids or []))
-    await repo.add_timeline(conn, lead_id=row.id, step="returned_to_pool", at=now, detail=reason)
+    await ownership_repo.set_pooled(conn, lead_id=row.id, at=now, lapsed=list(row.lapsed_rep_ids or []))
+    await records.add_timeline(conn, lead_id=row.id, step="returned_to_pool", at=now, detail=reason)
     await runtime.stage(
         conn,
         "crm.lead.returned_to_pool",

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crm.events.v1 import lead_events_pb2
 from crm_common.metrics import LEAD_OLDEST_WAITING, LEAD_REROUTES, LEAD_SLA_BREACHES, LEADS_WAITING
 from crm_common.service import Runtime
-from lead import repository as repo
-from lead.assignment import REROUTE_REASONS, manager_of, route_lead, to_pool
+from lead import records
+from lead.ownership import repository as repo
+from lead.routing.assignment import REROUTE_REASONS, manager_of, route_lead, to_pool
 from lead.timestamps import ts
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ async def escalate(
     runtime: Runtime, conn: AsyncConnection, row: Row[Any], kind: str, reason: str, deadline: datetime, now: datetime
 ) -> None:
     manager_id = await manager_of(conn, row.assignee_id)
-    await repo.add_timeline(conn, lead_id=row.id, step="escalated", at=now, detail=f"{kind}: {reason}")
+    await records.add_timeline(conn, lead_id=row.id, step="escalated", at=now, detail=f"{kind}: {reason}")
     await runtime.stage(
         conn,
         "crm.lead.escalated",
@@ -72,7 +73,7 @@ async def advance(runtime: Runtime, conn: AsyncConnection, row: Row[Any], now: d
         await escalate(runtime, conn, row, "claim_window", "not claimed within the claim window", row.clock_due_at, now)
         lapsed = [*(row.lapsed_rep_ids or []), row.assignee_id]
         await repo.set_lapsed(conn, lead_id=row.id, lapsed=lapsed)
-        fresh = await repo.get_lead(conn, lead_id=row.id)
+        fresh = await records.get_lead(conn, lead_id=row.id)
         assert fresh is not None
         await route_lead(
             runtime,

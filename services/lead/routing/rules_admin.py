@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crm.lead.v1 import lead_pb2
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from crm_common.service import Runtime
-from lead import repository as repo
-from lead.assignment import lead_fields, rep_state
+from lead import records
 from lead.domain import score_lead, validate_lead
-from lead.routing import (
+from lead.routing import repository as repo
+from lead.routing.assignment import lead_fields, rep_state
+from lead.routing.engine import (
     Problem,
     RepState,
     Rule,
@@ -30,6 +31,7 @@ from lead.routing import (
     territory_problems,
     validate_rule_set,
 )
+from lead.staff import repository as staff_repo
 from lead.timestamps import ts
 
 __all__ = ["calendar_problems"]
@@ -67,14 +69,14 @@ def rule_message(row: Row[Any] | Rule) -> lead_pb2.RoutingRule:
 
 def rule_from_proto(rule: lead_pb2.RoutingRule) -> Rule:
     return Rule(
-        id=repo.parse_id(rule.id) or str(uuid.uuid4()),
+        id=records.parse_id(rule.id) or str(uuid.uuid4()),
         name=rule.name.strip(),
         priority=rule.priority,
         conditions={k: frozenset(v.strip() for v in vals.values) for k, vals in rule.conditions.items()},
-        team_id=repo.parse_id(rule.team_id) if rule.team_id else None,
+        team_id=records.parse_id(rule.team_id) if rule.team_id else None,
         strategy=STRATEGY_NAMES.get(rule.strategy, f"unknown({rule.strategy})"),
         to_pool=rule.to_pool,
-        overflow_team_id=repo.parse_id(rule.overflow_team_id) if rule.overflow_team_id else None,
+        overflow_team_id=records.parse_id(rule.overflow_team_id) if rule.overflow_team_id else None,
         min_score=rule.min_score,
         max_score=rule.max_score,
         required_skills=frozenset(s.strip() for s in rule.required_skills if s.strip()),
@@ -88,7 +90,7 @@ async def put_rule(runtime: Runtime, rule: lead_pb2.RoutingRule, by: str) -> Rul
     """
     edited = rule_from_proto(rule)
     async with runtime.db.transaction() as conn:
-        await repo.lock_key(conn, key="lead-rules")
+        await records.lock_key(conn, key="lead-rules")
         current = [_row_rule(r) for r in await repo.list_rules(conn)]
         replaced = next((r for r in current if r.id == edited.id), None) or next(
             (r for r in current if r.name == edited.name), None
@@ -107,22 +109,27 @@ def _row_rule(row: Row[Any]) -> Rule:
 async def _world(conn: AsyncConnection) -> tuple[dict[str, TeamState], dict[str, list[RepState]]]:
     teams = {
         t.id: TeamState(
-            id=t.id, manager_id=t.manager_id, calendar=calendar_from_json(t.calendar), territories=tuple(t.territories or ())
+            id=t.id,
+            manager_id=t.manager_id,
+            calendar=calendar_from_json(t.calendar),
+            territories=tuple(t.territories or ()),
         )
-        for t in await repo.list_teams(conn)
+        for t in await staff_repo.list_teams(conn)
     }
     reps: dict[str, list[RepState]] = {}
-    for row in await repo.reps_with_load(conn):
+    for row in await staff_repo.reps_with_load(conn):
         reps.setdefault(row.team_id, []).append(rep_state(row))
     return teams, reps
 
 
-async def territory_conflicts(conn: AsyncConnection, *, team_id: str, territories: Sequence[str]) -> list[FieldViolation]:
+async def territory_conflicts(
+    conn: AsyncConnection, *, team_id: str, territories: Sequence[str]
+) -> list[FieldViolation]:
     """Why a team may not take these territories: live rules that would then send it leads from outside them.
 
     Taken under the rules lock, so a publish cannot slip a conflicting rule in meanwhile.
     """
-    await repo.lock_key(conn, key="lead-rules")
+    await records.lock_key(conn, key="lead-rules")
     rules = [r for r in (_row_rule(row) for row in await repo.list_rules(conn)) if r.team_id == team_id]
     team = TeamState(id=team_id, territories=tuple(territories))
     return [
@@ -155,7 +162,7 @@ async def publish(
 ) -> tuple[int, list[Rule]]:
     """Validate the whole set and make it the live version; every problem is reported at once."""
     async with runtime.db.transaction() as conn:
-        await repo.lock_key(conn, key="lead-rules")
+        await records.lock_key(conn, key="lead-rules")
         return await _publish_locked(conn, [rule_from_proto(r) for r in rules], expected_version, by)
 
 

@@ -1,0 +1,1 @@
+"""Capture: a submission becomes a lead (validated, scored, deduplicated, idempotent) or is quarantined."""

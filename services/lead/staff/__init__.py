@@ -1,0 +1,1 @@
+"""Staff: teams (managers, calendars, territories) and reps (capacity, weight, skills, leave)."""
