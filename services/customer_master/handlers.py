@@ -231,9 +231,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
             health = await stewardship.data_health(
                 conn, stale_after_days=request.stale_after_days or self.settings.stale_after_days
             )
-        # A figure the message has no field for yet (suspected_duplicates) waits for proto/ to carry it.
-        fields = customer_pb2.GetDataHealthResponse.DESCRIPTOR.fields_by_name
-        return customer_pb2.GetDataHealthResponse(**{k: v for k, v in health.__dict__.items() if k in fields})
+        return customer_pb2.GetDataHealthResponse(**health.__dict__)
 
     async def GetMatchRules(
         self, request: customer_pb2.GetMatchRulesRequest, context: grpc.aio.ServicerContext

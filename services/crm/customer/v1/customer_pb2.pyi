@@ -298,7 +298,7 @@ class GetDataHealthRequest(_message.Message):
     def __init__(self, stale_after_days: _Optional[int] = ...) -> None: ...
 
 class GetDataHealthResponse(_message.Message):
-    __slots__ = ("customers", "duplicate_rate", "missing_phone", "missing_credit_code", "stale_records", "review_queue_size", "steward_needed")
+    __slots__ = ("customers", "duplicate_rate", "missing_phone", "missing_credit_code", "stale_records", "review_queue_size", "steward_needed", "suspected_duplicates")
     CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_RATE_FIELD_NUMBER: _ClassVar[int]
     MISSING_PHONE_FIELD_NUMBER: _ClassVar[int]
@@ -306,6 +306,7 @@ class GetDataHealthResponse(_message.Message):
     STALE_RECORDS_FIELD_NUMBER: _ClassVar[int]
     REVIEW_QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
     STEWARD_NEEDED_FIELD_NUMBER: _ClassVar[int]
+    SUSPECTED_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     customers: int
     duplicate_rate: float
     missing_phone: int
@@ -313,7 +314,8 @@ class GetDataHealthResponse(_message.Message):
     stale_records: int
     review_queue_size: int
     steward_needed: int
-    def __init__(self, customers: _Optional[int] = ..., duplicate_rate: _Optional[float] = ..., missing_phone: _Optional[int] = ..., missing_credit_code: _Optional[int] = ..., stale_records: _Optional[int] = ..., review_queue_size: _Optional[int] = ..., steward_needed: _Optional[int] = ...) -> None: ...
+    suspected_duplicates: int
+    def __init__(self, customers: _Optional[int] = ..., duplicate_rate: _Optional[float] = ..., missing_phone: _Optional[int] = ..., missing_credit_code: _Optional[int] = ..., stale_records: _Optional[int] = ..., review_queue_size: _Optional[int] = ..., steward_needed: _Optional[int] = ..., suspected_duplicates: _Optional[int] = ...) -> None: ...
 
 class GetMatchRulesRequest(_message.Message):
     __slots__ = ()
