@@ -32,7 +32,6 @@ from pathlib import Path
 import httpx
 
 from customer_master.matching import AUTO_MATCH, MatchRules, Record, score_pair
-from tools.bench import matching_data
 from tools.bench.company_names import person_name
 from tools.devstack import Stack
 
@@ -150,6 +149,10 @@ async def run(gateway: str, key: str, companies: list[tuple[str, str, list[str]]
 
 def listed_companies(limit: int | None) -> list[tuple[str, str, list[str]]]:
     """(full name, short name, former short names) of every company of the bench data."""
+    # Imported here: the bench data reader needs the `bench` extra (pandas), which the tests that use
+    # pair_decision do not install.
+    from tools.bench import matching_data
+
     lookup = matching_data.cn_listed()
     short: dict[int, str] = {}
     former: dict[int, list[str]] = {}
