@@ -35,6 +35,9 @@ EVENTS_CONSUMED = Counter(
 CONSUMER_PENDING = Gauge(
     "crm_consumer_pending_messages", "Messages a durable consumer has not yet received.", ["consumer"]
 )
+PROJECTION_LAG = Gauge(
+    "crm_projection_lag_seconds", "Seconds from an event's publication to its projection (last batch).", ["consumer"]
+)
 DEAD_LETTERS = Counter("crm_dead_letters_total", "Events moved to a consumer's dead-letter subject.", ["consumer"])
 CONSUMER_PAUSED = Gauge(
     "crm_consumer_paused", "1 while a durable consumer is paused for an infrastructure outage, else 0.", ["consumer"]

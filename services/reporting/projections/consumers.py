@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_common.bus.consumer import ConsumerSpec, EventMeta
+from crm_common.metrics import PROJECTION_LAG
 from reporting.convert import from_timestamp
 from reporting.projections import repository as repo
 
@@ -144,13 +146,20 @@ def durable_of(subject: str) -> str:
     return "reporting-fact-" + subject.removeprefix("crm.").replace(".", "-").replace("_", "-")
 
 
-def _handlers(apply: Apply) -> tuple[Any, Any]:
+def _lag(durable: str, meta: EventMeta) -> None:
+    PROJECTION_LAG.labels(durable).set(max((datetime.now(UTC) - meta.published_at).total_seconds(), 0.0))
+
+
+def _handlers(durable: str, apply: Apply) -> tuple[Any, Any]:
     async def one(conn: AsyncConnection, message: Message, meta: EventMeta) -> None:
         await apply(conn, message, meta, repo.LIVE)
+        _lag(durable, meta)
 
     async def batch(conn: AsyncConnection, events: Sequence[tuple[Message, EventMeta]]) -> None:
         for message, meta in events:
             await apply(conn, message, meta, repo.LIVE)
+        if events:
+            _lag(durable, events[-1][1])
 
     return one, batch
 
@@ -172,5 +181,5 @@ CONSUMERS = [
         linger_seconds=LINGER_SECONDS,
     )
     for subject, (_, apply) in APPLY.items()
-    for one, batch in [_handlers(apply)]
+    for one, batch in [_handlers(durable_of(subject), apply)]
 ]
