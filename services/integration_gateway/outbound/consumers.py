@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +25,24 @@ def queue_deliveries(subject: str, wake: Callable[[], None]) -> Callable[[AsyncC
     return handle
 
 
+def queue_batch(subject: str, wake: Callable[[], None]) -> Callable[..., object]:
+    """The same for a fetched batch: one read of the subscriptions and one insert for all of it."""
+
+    async def handle(conn: AsyncConnection, batch: Sequence[tuple[Message, EventMeta]]) -> None:
+        subscribed = await repository.active_subscriptions(conn)
+        rows = [
+            (sub.id, e)
+            for message, meta in batch
+            for e in outbound_events(subject, message, event_id=meta.event_id, at=meta.published_at)
+            for sub in subscribed
+            if matches(sub.events, e.type)
+        ]
+        if await repository.insert_deliveries(conn, rows=rows):
+            after_commit(conn, wake)
+
+    return handle
+
+
 def consumer_specs(wake: Callable[[], None]) -> list[ConsumerSpec]:
     """One durable consumer per subject that maps to a public event type."""
     return [
@@ -32,6 +50,7 @@ def consumer_specs(wake: Callable[[], None]) -> list[ConsumerSpec]:
             durable="integration-gateway-" + subject.removeprefix("crm.").replace(".", "-").replace("_", "-"),
             subject=subject,
             handler=queue_deliveries(subject, wake),  # type: ignore[arg-type]
+            batch_handler=queue_batch(subject, wake),  # type: ignore[arg-type]
         )
         for subject in SUBJECTS
     ]

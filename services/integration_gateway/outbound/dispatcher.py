@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import Row
 
 from crm_common.db import Database
-from crm_common.egress import EgressGuard, EgressRefused, http_client
+from crm_common.egress import EgressGuard, EgressRefused, GuardedClient, GuardedTransport
 from crm_common.metrics import WEBHOOK_DELIVERIES
 from integration_gateway.outbound import repository
 from integration_gateway.outbound.domain import live_secrets, retry_after, retry_delay, signature
@@ -33,7 +33,13 @@ class DeliveryDispatcher:
         self.max_retry_after = settings.delivery_max_retry_after_seconds
         # Longer than a send can take, so a lease never lapses under a delivery still in flight.
         self.lease = timedelta(seconds=settings.delivery_timeout_seconds * 2 + 5)
-        self.client = http_client(guard, timeout=self.timeout)
+        # http_client's guarded transport and no-redirect client, with a pool that keeps a connection per busy
+        # endpoint key alive (the default 20 kept-alive connections would reconnect for every delivery under load).
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        self.client = GuardedClient(
+            transport=GuardedTransport(guard, limits=limits), timeout=self.timeout, follow_redirects=False,
+            trust_env=False,
+        )
         self.wakeup = asyncio.Event()
 
     def wake(self) -> None:
