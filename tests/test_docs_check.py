@@ -151,6 +151,9 @@ def test_consumers_built_over_a_named_collection_are_read(tree: Path) -> None:
     def specs():
         return [ConsumerSpec(durable="shop-" + s, subject=s, handler=h) for s in FORWARDED]
     LIVE = [ConsumerSpec(durable=d(subject), subject=subject, handler=f) for subject, (_, f) in APPLY.items()]
+    def _consumer(durable, subject, handler):
+        return ConsumerSpec(durable=durable, subject=subject, handler=handler, order_by=by_lead)
+    OWNERS = [_consumer("shop-reserved", "crm.stock.reserved", h), _consumer("shop-cancel", subject=RESERVED, handler=h)]
     """
     _write(tree, {"services/shop/fanout.py": fanout})
     services, problems = docs_check.declared_services(tree)

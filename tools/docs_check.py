@@ -186,6 +186,39 @@ def _loop_values(
     return None
 
 
+def _parameter_values(
+    name: ast.Name, parents: dict[ast.AST, ast.AST], modules: list[ast.Module], constants: dict[str, str]
+) -> list[str] | None:
+    """Values a parameter takes when its function builds the ConsumerSpec: the argument of every call in the package."""
+    node: ast.AST | None = name
+    while node is not None and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        node = parents.get(node)
+    if node is None:
+        return None
+    params = [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
+    keyword_only = [a.arg for a in node.args.kwonlyargs]
+    if name.id not in params and name.id not in keyword_only:
+        return None
+    index = params.index(name.id) if name.id in params else None
+    values: list[str] = []
+    for module in modules:
+        for call in ast.walk(module):
+            if not isinstance(call, ast.Call):
+                continue
+            func = call.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if called != node.name:
+                continue
+            arg = next((kw.value for kw in call.keywords if kw.arg == name.id), None)
+            if arg is None and index is not None and index < len(call.args):
+                arg = call.args[index]
+            value = _resolve_str(arg, constants) if arg is not None else None
+            if value is None:
+                return None
+            values.append(value)
+    return values or None
+
+
 def consumer_subjects(package_dir: Path, shared_constants: dict[str, str]) -> tuple[set[str], list[str]]:
     """Subjects of every ConsumerSpec a service package builds, and the calls whose subject could not be read."""
     sources = list(_sources(package_dir))
@@ -209,6 +242,8 @@ def consumer_subjects(package_dir: Path, shared_constants: dict[str, str]) -> tu
             values = [value] if value is not None else None
             if values is None and isinstance(arg, ast.Name):
                 values = _loop_values(arg, parents, constants, collections)
+            if values is None and isinstance(arg, ast.Name):
+                values = _parameter_values(arg, parents, [m for _, m in sources], constants)
             if values is None:
                 unresolved.append(f"{path.relative_to(package_dir.parent.parent)}:{node.lineno}")
             else:
