@@ -72,9 +72,10 @@ async def change_stage(
     override approval moves around the gates and the skip rules, and is recorded as one.
     """
     started = time.perf_counter()
-    row = await repo.lock(conn, opportunity_id=opportunity_id)
-    if row is None:
+    locked = await repo.lock_with_facts(conn, opportunity_id=opportunity_id)
+    if locked is None:
         raise NotFound(f"opportunity {opportunity_id} not found")
+    row, facts = locked
     if approval is None:
         access.require(principal, row, Action.ACT)
     if expected_version and row.version != expected_version:
@@ -97,7 +98,7 @@ async def change_stage(
     missing: list[gates.Missing] = []
     current = pipeline.stage(row.stage)
     if plan.gated and current is not None:
-        missing = gates.missing(current, await repo.facts(conn, row=row))
+        missing = gates.missing(current, facts)
     needs_approval = plan.needs_approval and approval is None
     if dry_run:
         return MoveResult(allowed=not missing and not needs_approval, needs_approval=needs_approval, missing=missing)

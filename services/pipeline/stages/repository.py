@@ -26,20 +26,36 @@ async def lock(conn: AsyncConnection, *, opportunity_id: uuid.UUID) -> Row | Non
     ).first()
 
 
-async def facts(conn: AsyncConnection, *, row: Row) -> Facts:
-    """The evidence of the opportunity's current stage, in one round trip."""
-    rows = (
-        await conn.execute(
-            select(evidence.c.kind, evidence.c.action, evidence.c.media_type, evidence.c.at).where(
-                evidence.c.opportunity_id == row.id,
-                evidence.c.at >= row.stage_entered_at,
-            )
-        )
-    ).all()
+# The deal, locked, with the evidence of its current stage: one round trip for what a stage change reads.
+_LOCK_WITH_EVIDENCE = text(
+    """
+    SELECT o.*, e.ev_kinds, e.ev_actions, e.ev_media_types
+    FROM pipeline.opportunities o
+    LEFT JOIN LATERAL (
+        SELECT array_agg(ev.kind) AS ev_kinds, array_agg(ev.action) AS ev_actions,
+               array_agg(ev.media_type) AS ev_media_types
+        FROM pipeline.evidence ev
+        WHERE ev.opportunity_id = o.id AND ev.at >= o.stage_entered_at
+    ) e ON true
+    WHERE o.id = :id
+    FOR UPDATE OF o
+    """
+)
+
+
+async def lock_with_facts(conn: AsyncConnection, *, opportunity_id: uuid.UUID) -> tuple[Row, Facts] | None:
+    """The opportunity, locked, and the evidence of its current stage (None when there is no such opportunity)."""
+    row = (await conn.execute(_LOCK_WITH_EVIDENCE, {"id": opportunity_id})).first()
+    if row is None:
+        return None
+    return row, _facts_of(row, zip(row.ev_kinds or (), row.ev_actions or (), row.ev_media_types or (), strict=True))
+
+
+def _facts_of(row: Row, evidence_rows: Any) -> Facts:
     files: dict[str, list[str]] = {}
     confirmations: dict[str, int] = {}
     contacts = 0
-    for kind, action, media_type, _ in rows:
+    for kind, action, media_type in evidence_rows:
         if kind == "contact":
             contacts += 1
         elif kind == "file":
@@ -52,6 +68,19 @@ async def facts(conn: AsyncConnection, *, row: Row) -> Facts:
         confirmations=confirmations,
         fields={name: getattr(row, name, None) for name in row._fields},
     )
+
+
+async def facts(conn: AsyncConnection, *, row: Row) -> Facts:
+    """The evidence of the opportunity's current stage, in one round trip."""
+    rows = (
+        await conn.execute(
+            select(evidence.c.kind, evidence.c.action, evidence.c.media_type).where(
+                evidence.c.opportunity_id == row.id,
+                evidence.c.at >= row.stage_entered_at,
+            )
+        )
+    ).all()
+    return _facts_of(row, rows)
 
 
 async def repeat_customer(conn: AsyncConnection, *, customer_id: str | None, besides: uuid.UUID) -> bool:
