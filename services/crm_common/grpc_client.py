@@ -8,6 +8,7 @@ from functools import lru_cache
 import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+from crm_common.grpc_retry import service_config
 from crm_common.identity import (
     IdentityClientInterceptor,
     IdentityStreamClientInterceptor,
@@ -18,13 +19,8 @@ from crm_common.identity import (
 )
 from crm_common.settings import TransportSettings
 
-# Retries only for idempotent calls (reads), per the architecture; writes are retried by their callers' logic.
-_SERVICE_CONFIG = """{
-  "methodConfig": [{
-    "name": [{}],
-    "waitForReady": false
-  }]
-}"""
+# Retries only for idempotent calls (reads, named from the protos); writes are retried by their callers' logic.
+_SERVICE_CONFIG = service_config()
 _OPTIONS = [
     ("grpc.service_config", _SERVICE_CONFIG),
     ("grpc.keepalive_time_ms", 30_000),
