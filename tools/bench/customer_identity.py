@@ -11,6 +11,7 @@ name, each with its own mobile, mailbox and name. Companies are captured `--conc
 leads in order. Every name is also asked of `POST /v1/customers/match`. Printed:
 
 - errors: captures answered other than 201, captured leads left without a customer, match calls answered 5xx;
+- the match calls' latency (p50, p99, slowest), as the bench's client saw it;
 - short ↔ full (and former ↔ full) pairs that ended as one customer, and how many of those the account decision
   (`customer_master.matching.score_pair`, the one function of every path) predicts from the pair alone:
   the stack can differ only where another customer in the base scores higher than the pair's own.
@@ -65,6 +66,8 @@ class Run:
         # (name, full name, the company of the customer the name went to instead) where stack and decision differ
         self.differ: list[tuple[str, str, str]] = []
         self.retries = 0
+        # Seconds each match call took, answered or not.
+        self.match_seconds: list[float] = []
 
     def _error(self, kind: str, detail: str) -> None:
         self.errors[kind] += 1
@@ -100,11 +103,14 @@ class Run:
 
     async def match(self, company: str) -> None:
         """Ask MatchCustomer about the name; a 5xx is an error (a 422 would be a refusal naming the field)."""
+        started = time.perf_counter()
         try:
             response = await self.client.post("/v1/customers/match", json={"company": company}, headers=self.headers)
         except httpx.HTTPError as exc:
             self._error("match failed", f"{company}: {exc!r}")
             return
+        finally:
+            self.match_seconds.append(time.perf_counter() - started)
         if response.status_code >= 500:
             self._error(f"match answered {response.status_code}", f"{company}: {response.text}")
 
@@ -180,6 +186,10 @@ def report(bench: Run, seconds: float, companies: int) -> None:
             f"({100 * one / max(len(outcomes), 1):.1f} %); the account decision alone predicts {predicted}; "
             f"stack and decision agree on {agree}"
         )
+    if bench.match_seconds:
+        ms = sorted(1000 * s for s in bench.match_seconds)
+        p50, p99 = ms[len(ms) // 2], ms[min(len(ms) - 1, (99 * len(ms)) // 100)]
+        print(f"match calls: {len(ms)}, p50 {p50:.0f} ms, p99 {p99:.0f} ms, slowest {ms[-1]:.0f} ms")
     print(f"captures sent again after a dropped keep-alive connection: {bench.retries}")
     if bench.differ:
         print("pairs where the stack and the pair's own decision differ (name | full name | customer it went to):")
