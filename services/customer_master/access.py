@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from google.protobuf.message import Message
 from sqlalchemy import Column, DateTime, Table, Text, select
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,7 +17,7 @@ from crm.customer.v1 import contact_pb2, customer_pb2
 from crm.events.v1 import lead_events_pb2
 from crm_common import audit
 from crm_common.access import Action, Decision, Owner, Resource, caller, decide, effective, guard, require
-from crm_common.bus.consumer import ConsumerSpec, EventMeta
+from crm_common.bus.consumer import BatchHandler, ConsumerSpec, EventMeta, Handler
 from crm_common.errors import NotFound, PermissionDenied
 from crm_common.identity import Principal, Role
 from crm_common.service import Runtime
@@ -73,15 +76,7 @@ lead_owners = Table(
 PERSONAL = ("phone", "email", "credit_code")
 
 
-async def _upsert(conn: AsyncConnection, lead_id: str, at: datetime | None, **values: object) -> None:
-    stmt = insert(lead_owners).values(lead_id=lead_id, owner_at=at, **values)
-    changed = {k: stmt.excluded[k] for k in values}
-    if "rep_id" in values:
-        changed["owner_at"] = stmt.excluded.owner_at
-        newer = sa.or_(lead_owners.c.owner_at.is_(None), lead_owners.c.owner_at <= stmt.excluded.owner_at)
-        await conn.execute(stmt.on_conflict_do_update(index_elements=["lead_id"], set_=changed, where=newer))
-    else:
-        await conn.execute(stmt.on_conflict_do_update(index_elements=["lead_id"], set_=changed))
+Row = dict[str, object]
 
 
 def _customer(value: str) -> uuid.UUID | None:
@@ -91,35 +86,108 @@ def _customer(value: str) -> uuid.UUID | None:
         return None
 
 
+def _latest(rows: list[Row], *, dated: bool) -> list[Row]:
+    """One row per lead, as applying the rows one by one would leave it: the last, or the newest by `owner_at`."""
+    kept: dict[str, Row] = {}
+    for row in rows:
+        lead = str(row["lead_id"])
+        before = kept.get(lead)
+        if before is None or not dated or before["owner_at"] <= row["owner_at"]:  # type: ignore[operator]
+            kept[lead] = row
+    return [kept[lead] for lead in sorted(kept)]
+
+
+async def _upsert(conn: AsyncConnection, rows: list[Row | None], *, dated: bool) -> None:
+    """Apply a batch's rows in one statement, in lead order.
+
+    Every consumer of lead events writes its rows in the same (lead id) order, so two batches naming the same
+    leads take their row locks in one order and never deadlock; a lead named twice in a batch becomes one row
+    (one statement cannot change a row twice).
+    """
+    batch = _latest([r for r in rows if r is not None], dated=dated)
+    if not batch:
+        return
+    stmt = insert(lead_owners).values(batch)
+    changed = {k: stmt.excluded[k] for k in batch[0] if k not in ("lead_id", "owner_at")}
+    if dated:
+        # An older owner delivered late changes nothing.
+        changed["owner_at"] = stmt.excluded.owner_at
+        newer = sa.or_(lead_owners.c.owner_at.is_(None), lead_owners.c.owner_at <= stmt.excluded.owner_at)
+        await conn.execute(stmt.on_conflict_do_update(index_elements=["lead_id"], set_=changed, where=newer))
+    else:
+        await conn.execute(stmt.on_conflict_do_update(index_elements=["lead_id"], set_=changed))
+
+
+def _at(message: Message, field: str, meta: EventMeta) -> datetime:
+    """When the event says the owner changed, or when it was published."""
+    if message.HasField(field):
+        return getattr(message, field).ToDatetime(tzinfo=meta.published_at.tzinfo)  # type: ignore[no-any-return]
+    return meta.published_at
+
+
+def _customer_row(message: lead_events_pb2.LeadCaptured, meta: EventMeta) -> Row | None:
+    customer_id = _customer(message.customer_id)
+    return None if customer_id is None else {"lead_id": message.lead_id, "owner_at": None, "customer_id": customer_id}
+
+
+def _assigned_row(message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> Row:
+    return {"lead_id": message.lead_id, "owner_at": _at(message, "assigned_at", meta),
+            "rep_id": message.assignee_id or None, "team_id": message.team_id or None}
+
+
+def _reassigned_row(message: lead_events_pb2.LeadReassigned, meta: EventMeta) -> Row:
+    return {"lead_id": message.lead_id, "owner_at": _at(message, "at", meta), "rep_id": message.to_rep_id or None}
+
+
+def _pooled_row(message: lead_events_pb2.LeadReturnedToPool, meta: EventMeta) -> Row:
+    return {"lead_id": message.lead_id, "owner_at": _at(message, "at", meta), "rep_id": None}
+
+
 async def on_customer(conn: AsyncConnection, message: lead_events_pb2.LeadCaptured, meta: EventMeta) -> None:
     """A lead's customer (captured or resolved later)."""
-    customer_id = _customer(message.customer_id)
-    if customer_id is not None:
-        await _upsert(conn, message.lead_id, None, customer_id=customer_id)
+    await _upsert(conn, [_customer_row(message, meta)], dated=False)
 
 
 async def on_assigned(conn: AsyncConnection, message: lead_events_pb2.LeadAssigned, meta: EventMeta) -> None:
-    at = message.assigned_at.ToDatetime(tzinfo=meta.published_at.tzinfo) if message.HasField("assigned_at") else None
-    await _upsert(conn, message.lead_id, at or meta.published_at, rep_id=message.assignee_id or None,
-                  team_id=message.team_id or None)
+    await _upsert(conn, [_assigned_row(message, meta)], dated=True)
 
 
 async def on_reassigned(conn: AsyncConnection, message: lead_events_pb2.LeadReassigned, meta: EventMeta) -> None:
-    at = message.at.ToDatetime(tzinfo=meta.published_at.tzinfo) if message.HasField("at") else meta.published_at
-    await _upsert(conn, message.lead_id, at, rep_id=message.to_rep_id or None)
+    await _upsert(conn, [_reassigned_row(message, meta)], dated=True)
 
 
 async def on_pooled(conn: AsyncConnection, message: lead_events_pb2.LeadReturnedToPool, meta: EventMeta) -> None:
-    at = message.at.ToDatetime(tzinfo=meta.published_at.tzinfo) if message.HasField("at") else meta.published_at
-    await _upsert(conn, message.lead_id, at, rep_id=None)
+    await _upsert(conn, [_pooled_row(message, meta)], dated=True)
+
+
+def _batch(row_of: Callable[[Any, EventMeta], Row | None], *, dated: bool) -> BatchHandler:
+    async def apply(conn: AsyncConnection, events: Sequence[tuple[Message, EventMeta]]) -> None:
+        await _upsert(conn, [row_of(message, meta) for message, meta in events], dated=dated)
+
+    return apply
+
+
+def _by_lead(message: Message) -> str:
+    return str(message.lead_id)
+
+
+def _owner_consumer(durable: str, subject: str, handler: Handler, row_of: Callable[[Any, EventMeta], Row | None],
+                    *, dated: bool) -> ConsumerSpec:
+    """A consumer of one lead event: a batch in one statement, in lead order (see `_upsert`)."""
+    return ConsumerSpec(durable=durable, subject=subject, handler=handler, order_by=_by_lead,
+                        batch_handler=_batch(row_of, dated=dated))
 
 
 CONSUMERS = [
-    ConsumerSpec(durable="customer-master-owner-captured", subject="crm.lead.captured", handler=on_customer),
-    ConsumerSpec(durable="customer-master-owner-resolved", subject="crm.lead.customer_resolved", handler=on_customer),
-    ConsumerSpec(durable="customer-master-owner-assigned", subject="crm.lead.assigned", handler=on_assigned),
-    ConsumerSpec(durable="customer-master-owner-reassigned", subject="crm.lead.reassigned", handler=on_reassigned),
-    ConsumerSpec(durable="customer-master-owner-pooled", subject="crm.lead.returned_to_pool", handler=on_pooled),
+    _owner_consumer("customer-master-owner-captured", "crm.lead.captured", on_customer, _customer_row, dated=False),
+    _owner_consumer(
+        "customer-master-owner-resolved", "crm.lead.customer_resolved", on_customer, _customer_row, dated=False
+    ),
+    _owner_consumer("customer-master-owner-assigned", "crm.lead.assigned", on_assigned, _assigned_row, dated=True),
+    _owner_consumer(
+        "customer-master-owner-reassigned", "crm.lead.reassigned", on_reassigned, _reassigned_row, dated=True
+    ),
+    _owner_consumer("customer-master-owner-pooled", "crm.lead.returned_to_pool", on_pooled, _pooled_row, dated=True),
 ]
 
 
@@ -168,13 +236,13 @@ def _shown_fields(message: customer_pb2.Customer | contact_pb2.Contact) -> list[
 async def shown(
     runtime: Runtime, decision: Decision, resource: str, messages: list[customer_pb2.Customer] | list[contact_pb2.Contact]
 ) -> None:
-    """Mask personal data the caller may not see; record the reads of what it may (fails closed)."""
-    for message in messages:
-        if not decision.personal:
+    """Mask personal data the caller may not see; record the reads of what it may, one publish per answer (fails closed)."""
+    if not decision.personal:
+        for message in messages:
             _mask(message)
-            continue
-        fields = _shown_fields(message)
-        await audit.record_read(runtime, caller(), resource=resource, record_ids=[message.id], fields=fields)
+        return
+    reads = [(message.id, _shown_fields(message)) for message in messages]
+    await audit.record_reads(runtime, caller(), resource=resource, reads=reads)
 
 
 async def shown_candidates(
