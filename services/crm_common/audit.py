@@ -33,6 +33,8 @@ SUBJECT_PREFIX = "audit.access"
 GENESIS = "0" * 64
 # JetStream refuses a publish whose subject's last sequence is not this one: a chain cannot fork or interleave.
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
+# Entries published in one message at most (a few hundred bytes each: well under NATS's 1 MB payload limit).
+MAX_ENTRIES_PER_MESSAGE = 200
 
 
 @dataclass(frozen=True)
@@ -123,11 +125,33 @@ class AccessAudit:
         self, principal: Principal, *, resource: str, record_id: str, fields: Iterable[str]
     ) -> AuditEntry:
         """Append one entry; Unavailable (the read fails closed) when it cannot be written."""
+        return (await self.record_all(principal, resource=resource, reads=[(record_id, fields)]))[0]
+
+    async def record_all(
+        self, principal: Principal, *, resource: str, reads: Sequence[tuple[str, Iterable[str]]]
+    ) -> list[AuditEntry]:
+        """Append an entry per (record id, fields) read, in one publish per `MAX_ENTRIES_PER_MESSAGE`.
+
+        One answer's reads (say, a search's ten matches) cost one round trip to JetStream, not one each; the
+        entries stay one per record, chained as ever. Unavailable (the read fails closed) when any cannot be
+        written; the chain then goes on from the last entry that was.
+        """
+        written: list[AuditEntry] = []
         async with self._lock:
+            for start in range(0, len(reads), MAX_ENTRIES_PER_MESSAGE):
+                written.extend(await self._publish(principal, resource, reads[start : start + MAX_ENTRIES_PER_MESSAGE]))
+        return written
+
+    async def _publish(
+        self, principal: Principal, resource: str, reads: Sequence[tuple[str, Iterable[str]]]
+    ) -> list[AuditEntry]:
+        """Chain the entries on from the last one written and publish them as one message (under the lock)."""
+        at, trace_id, prev, entries = datetime.now(UTC).isoformat(), trace_id_of(), self._prev, []
+        for offset, (record_id, fields) in enumerate(reads):
             entry = AuditEntry(
                 chain=self.chain,
-                index=self._index,
-                at=datetime.now(UTC).isoformat(),
+                index=self._index + offset,
+                at=at,
                 service=self.service,
                 subject=principal.subject,
                 role=principal.role.value,
@@ -135,24 +159,32 @@ class AccessAudit:
                 resource=resource,
                 record_id=record_id,
                 fields=tuple(sorted(set(fields))),
-                trace_id=trace_id_of(),
-                prev=self._prev,
+                trace_id=trace_id,
+                prev=prev,
             )
             entry = AuditEntry(**(asdict(entry) | {"fields": entry.fields, "hash": entry.digest()}))
-            try:
-                if not self._declared:
-                    await ensure_stream(self.js)
-                    self._declared = True
-                ack = await self.js.publish(
-                    self.subject,
-                    entry.to_json(),
-                    stream=STREAM,
-                    headers={EXPECTED_LAST_SUBJECT_SEQUENCE: str(self._last_seq)},
-                )
-            except Exception as err:  # any failure to record refuses the read
-                raise Unavailable(f"the access audit could not record this read: {type(err).__name__}") from None
-            self._prev, self._index, self._last_seq = entry.hash, self._index + 1, ack.seq
-            return entry
+            entries.append(entry)
+            prev = entry.hash
+        # A lone entry is published as itself (as chains written before batching hold them), several as a list.
+        body = entries[0].to_json() if len(entries) == 1 else b"[" + b",".join(e.to_json() for e in entries) + b"]"
+        try:
+            if not self._declared:
+                await ensure_stream(self.js)
+                self._declared = True
+            ack = await self.js.publish(
+                self.subject, body, stream=STREAM, headers={EXPECTED_LAST_SUBJECT_SEQUENCE: str(self._last_seq)}
+            )
+        except Exception as err:  # any failure to record refuses the read
+            raise Unavailable(f"the access audit could not record this read: {type(err).__name__}") from None
+        self._prev, self._index, self._last_seq = prev, self._index + len(entries), ack.seq
+        return entries
+
+
+def entries_of(data: bytes) -> list[AuditEntry]:
+    """The entries one audit message holds (one entry, or a list of an answer's entries)."""
+    if data.lstrip().startswith(b"["):
+        return [AuditEntry(**(raw | {"fields": tuple(raw["fields"])})) for raw in json.loads(data)]
+    return [AuditEntry.from_json(data)]
 
 
 async def read_chain(js: JetStreamContext, chain: str) -> list[AuditEntry]:
@@ -163,9 +195,9 @@ async def read_chain(js: JetStreamContext, chain: str) -> list[AuditEntry]:
     try:
         pending = (await js.stream_info(STREAM, subjects_filter=subject)).state.subjects or {}
         total = pending.get(subject, 0)
-        while len(entries) < total:
+        for _ in range(total):
             msg = await sub.next_msg(timeout=5)
-            entries.append(AuditEntry.from_json(msg.data))
+            entries.extend(entries_of(msg.data))
     finally:
         await sub.unsubscribe()
     return entries
@@ -192,9 +224,20 @@ async def record_read(
     # A servicer called in-process (no served call, so no person) reads for the system itself: nothing to record.
     if not shown or principal is IN_PROCESS:
         return
-    audit = audit_of(runtime)
-    for record_id in record_ids:
-        await audit.record(principal, resource=resource, record_id=record_id, fields=shown)
+    await record_reads(runtime, principal, resource=resource, reads=[(record_id, shown) for record_id in record_ids])
+
+
+async def record_reads(
+    runtime: Any, principal: Principal, *, resource: str, reads: Iterable[tuple[str, Iterable[str]]]
+) -> None:
+    """Record one answer's reads, each record with the personal fields shown of it, in one publish.
+
+    Records of which no personal field was shown are left out; nothing is recorded for an in-process caller.
+    """
+    shown = [(record_id, fields) for record_id, fields in ((r, tuple(f)) for r, f in reads) if fields]
+    if not shown or principal is IN_PROCESS:
+        return
+    await audit_of(runtime).record_all(principal, resource=resource, reads=shown)
 
 
 async def chains(js: JetStreamContext) -> list[str]:
