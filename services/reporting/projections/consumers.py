@@ -156,8 +156,15 @@ def _handlers(durable: str, apply: Apply) -> tuple[Any, Any]:
         _lag(durable, meta)
 
     async def batch(conn: AsyncConnection, events: Sequence[tuple[Message, EventMeta]]) -> None:
-        for message, meta in events:
-            await apply(conn, message, meta, repo.LIVE)
+        # The batch's statements are collected and sent as executemany runs: one round trip per run, in order.
+        statements: list[tuple[str, dict[str, object]]] = []
+        conn.info[repo.COLLECT] = statements
+        try:
+            for message, meta in events:
+                await apply(conn, message, meta, repo.LIVE)
+        finally:
+            conn.info.pop(repo.COLLECT, None)
+        await repo.flush(conn, statements)
         if events:
             _lag(durable, events[-1][1])
 

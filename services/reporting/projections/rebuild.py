@@ -28,7 +28,7 @@ from crm_common.bus.consumer import EventMeta
 from crm_common.db import Database, service_metadata
 from crm_common.errors import FieldViolation, InvalidArgument
 from reporting.projections.consumers import APPLY, durable_of
-from reporting.projections.repository import LIVE, SCHEMA
+from reporting.projections.repository import COLLECT, LIVE, SCHEMA, flush
 from reporting.projections.schema import PROJECTIONS
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,14 @@ async def _last_sequence(js: JetStreamContext, subject: str) -> int:
 async def _apply(
     conn: AsyncConnection, events: list[tuple[object, EventMeta]], tables: Mapping[str, str], seen: str
 ) -> None:
-    for message, meta in events:
-        await APPLY[meta.subject][1](conn, message, meta, tables)
+    statements: list[tuple[str, dict[str, object]]] = []
+    conn.info[COLLECT] = statements
+    try:
+        for message, meta in events:
+            await APPLY[meta.subject][1](conn, message, meta, tables)
+    finally:
+        conn.info.pop(COLLECT, None)
+    await flush(conn, statements)
     if events:
         await conn.execute(
             text(

@@ -21,8 +21,27 @@ def _t(tables: Mapping[str, str], name: str) -> str:
     return f"{SCHEMA}.{tables[name]}"
 
 
+COLLECT = "reporting.collect"
+
+
 async def _run(conn: AsyncConnection, sql: str, params: dict[str, object]) -> None:
+    collected = conn.info.get(COLLECT)
+    if collected is not None:  # a batch: executed together by flush()
+        collected.append((sql, params))
+        return
     await conn.execute(text(sql), params)
+
+
+async def flush(conn: AsyncConnection, statements: list[tuple[str, dict[str, object]]]) -> None:
+    """Run collected statements in their order, each run of one statement as one executemany (pipelined)."""
+    i = 0
+    while i < len(statements):
+        sql = statements[i][0]
+        j = i
+        while j < len(statements) and statements[j][0] == sql:
+            j += 1
+        await conn.execute(text(sql), [params for _, params in statements[i:j]])
+        i = j
 
 
 async def lead_captured(

@@ -16,7 +16,7 @@ from crm_common.service import Runtime, ServiceDefinition
 from reporting.app import DEFINITION
 from reporting.projections.consumers import CONSUMERS
 from reporting.projections.rebuild import plan, rebuild
-from reporting.tests.known_events import story
+from reporting.tests.known_events import Story, story
 
 TABLES = ("lead_fact", "opportunity_fact", "stage_visit", "stage_action")
 
@@ -75,3 +75,35 @@ async def test_rebuild_equals_live_and_later_events_apply_once(fresh: Runtime) -
     after = await _snapshot(fresh)
     assert len(after["lead_fact"]) == 12
     assert [r for r in after["lead_fact"] if r[0] in first.leads.values()] == live["lead_fact"]
+
+
+async def test_a_batch_leaves_what_its_events_one_by_one_leave(fresh: Runtime) -> None:
+    one, many = story(), story()
+    from datetime import UTC, datetime
+
+    from crm_common.bus.consumer import EventMeta
+
+    specs = {spec.subject: spec for spec in CONSUMERS}
+    meta = EventMeta(event_id="", subject="", published_at=datetime.now(UTC), delivery=1)
+    for subject, message in one.events:
+        async with fresh.db.transaction() as conn:
+            await specs[subject].handler(conn, message, meta)
+    # The other story's events a subject at a time, each subject's events in one batch (as a fetch would).
+    for subject, spec in specs.items():
+        batch = [(m, meta) for s, m in many.events if s == subject]
+        if batch:
+            async with fresh.db.transaction() as conn:
+                await spec.batch_handler(conn, batch)  # type: ignore[misc]
+
+    def renamed(rows: list[tuple], ids: dict[str, str]) -> list[tuple]:
+        back = {v: k for k, v in ids.items()}
+        return sorted(tuple(back.get(c, c) if isinstance(c, str) else c for c in r) for r in rows if r[0] in back)
+
+    got = await _snapshot(fresh)
+    for table in TABLES:
+
+        def normal(s: Story, rows: list[tuple]) -> list[tuple]:
+            return renamed(rows, s.leads | s.opps | {"t1": s.t1, "t2": s.t2, "r1": s.r1, "r2": s.r2, "r3": s.r3,
+                                                     "p": s.pipeline})
+
+        assert normal(one, got[table]) == normal(many, got[table]), table
