@@ -128,7 +128,7 @@ async def _refuse_cooling(conn: AsyncConnection, row: Row[Any], rep_id: str, now
         raise FailedPrecondition(f"rep {rep_id} lost this lead recently and may claim it again after {until}")
 
 
-async def record_manual(
+async def _record_manual(
     conn: AsyncConnection, row: Row[Any], rep_id: str, team_id: str, now: datetime, trigger: str
 ) -> None:
     # A person's explicit choice overrides the rules' cool-down (a pool claim has checked it already).
@@ -147,30 +147,46 @@ async def record_manual(
     )
 
 
+async def hand_to(
+    runtime: Runtime,
+    conn: AsyncConnection,
+    row: Row[Any],
+    rep: Row[Any],
+    now: datetime,
+    *,
+    trigger: str,
+    rule_id: str | None,
+    from_rep: str | None = None,
+    reason: str = "",
+) -> None:
+    """Give a (locked) lead to a rep a person chose, recording that choice as the routing decision."""
+    teams = await team_states(conn, [rep.team_id])
+    await _record_manual(conn, row, rep.id, rep.team_id, now, trigger)
+    await give_to(
+        runtime, conn, row, rep.id, rep.team_id, rule_id, now, teams.get(rep.team_id), from_rep=from_rep, reason=reason
+    )
+
+
+async def _active_rep(conn: AsyncConnection, rep_id: str, field: str) -> Row[Any]:
+    """The rep `rep_id` names, when it exists and is active; else INVALID_ARGUMENT naming `field`."""
+    canonical = records.parse_id(rep_id)
+    rep = await staff_repo.get_rep(conn, rep_id=canonical) if canonical else None
+    if rep is None or not rep.active:
+        raise InvalidArgument([FieldViolation(field, "must name an active rep")])
+    return rep
+
+
 async def reassign(runtime: Runtime, lead_id: str, to_rep_id: str, reason: str) -> str:
     """Move a lead to a named rep by hand (a manager's decision)."""
     now = datetime.now(UTC)
     async with runtime.db.transaction() as conn:
         row = await _locked_lead(conn, lead_id)
-        canonical = records.parse_id(to_rep_id)
-        rep = await staff_repo.get_rep(conn, rep_id=canonical) if canonical else None
-        if rep is None or not rep.active:
-            raise InvalidArgument([FieldViolation("to_rep_id", "must name an active rep")])
+        rep = await _active_rep(conn, to_rep_id, "to_rep_id")
         if row.assignee_id == rep.id:
             return row.id
-        teams = await team_states(conn, [rep.team_id])
-        await record_manual(conn, row, rep.id, rep.team_id, now, "manual")
-        await give_to(
-            runtime,
-            conn,
-            row,
-            rep.id,
-            rep.team_id,
-            row.rule_id,
-            now,
-            teams.get(rep.team_id),
-            from_rep=row.assignee_id,
-            reason=reason.strip()[:200] or "manual",
+        reason = reason.strip()[:200] or "manual"
+        await hand_to(
+            runtime, conn, row, rep, now, trigger="manual", rule_id=row.rule_id, from_rep=row.assignee_id, reason=reason
         )
     return row.id
 
@@ -180,10 +196,7 @@ async def claim_from_pool(runtime: Runtime, lead_id: str, rep_id: str) -> str:
     now = datetime.now(UTC)
     async with runtime.db.transaction() as conn:
         row = await _locked_lead(conn, lead_id)
-        canonical = records.parse_id(rep_id)
-        rep = await staff_repo.get_rep(conn, rep_id=canonical) if canonical else None
-        if rep is None or not rep.active:
-            raise InvalidArgument([FieldViolation("rep_id", "must name an active rep")])
+        rep = await _active_rep(conn, rep_id, "rep_id")
         if row.status != "pool":
             raise FailedPrecondition(f"lead {row.id} is not in the public pool")
         await _refuse_cooling(conn, row, rep.id, now)
@@ -191,9 +204,7 @@ async def claim_from_pool(runtime: Runtime, lead_id: str, rep_id: str) -> str:
         held = await repo.count_open(conn, rep_id=rep.id)
         if held >= rep.holding_limit:
             raise FailedPrecondition(f"rep {rep.id} holds {held} leads, the holding limit is {rep.holding_limit}")
-        teams = await team_states(conn, [rep.team_id])
-        await record_manual(conn, row, rep.id, rep.team_id, now, "pool_claim")
-        await give_to(runtime, conn, row, rep.id, rep.team_id, None, now, teams.get(rep.team_id))
+        await hand_to(runtime, conn, row, rep, now, trigger="pool_claim", rule_id=None)
         await repo.set_claimed(conn, lead_id=row.id, at=now)
         fresh = await records.get_lead(conn, lead_id=row.id)
         assert fresh is not None

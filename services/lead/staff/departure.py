@@ -12,8 +12,8 @@ from crm_common.errors import FieldViolation, InvalidArgument, NotFound
 from crm_common.service import Runtime
 from lead import records
 from lead.ownership import repository as ownership_repo
-from lead.ownership.use_cases import record_manual
-from lead.routing.assignment import give_to, load_rules, route_lead, team_states
+from lead.ownership.use_cases import hand_to
+from lead.routing.assignment import load_rules, route_lead
 from lead.staff import repository as repo
 from lead.timestamps import ts
 
@@ -42,17 +42,14 @@ async def deactivate(runtime: Runtime, rep_id: str, successor_id: str | None) ->
         open_leads = await ownership_repo.open_leads_of(conn, rep_id=rep_id)
         for row in open_leads:
             if successor is not None:
-                teams = await team_states(conn, [successor.team_id])
-                await record_manual(conn, row, successor.id, successor.team_id, now, "handover")
-                await give_to(
+                await hand_to(
                     runtime,
                     conn,
                     row,
-                    successor.id,
-                    successor.team_id,
-                    row.rule_id,
+                    successor,
                     now,
-                    teams.get(successor.team_id),
+                    trigger="handover",
+                    rule_id=row.rule_id,
                     from_rep=rep_id,
                     reason="handover",
                 )
