@@ -42,16 +42,18 @@ class WebhookCapture:
         """The source as a metric label: its name when configured, else other (a partner picks its own name)."""
         return bounded_label(source, self.metric_sources)
 
-    async def capture(self, receipt: Row, *, retry: bool = False) -> Row:
+    async def capture(self, receipt: Row, *, retry: bool = False, mapping: dict[str, str] | None = None) -> Row:
         """Capture the receipt's lead (idempotently, keyed by the receipt) and return the updated receipt.
 
         Raises InvalidArgument with the lead service's field violations when it refuses the content, and
         Unavailable when it cannot be reached; either way the outcome is recorded on the receipt first.
         """
         outcome = "retry_{}" if retry else "{}"
-        async with self.runtime.db.connect() as conn:
-            config = await inbound_repository.get_source(conn, source=receipt.source)
-        payload = apply_mapping(receipt.payload, config.mapping if config is not None else {})
+        if mapping is None:  # a retry: the source's mapping as it is now
+            async with self.runtime.db.connect() as conn:
+                config = await inbound_repository.get_source(conn, source=receipt.source)
+            mapping = config.mapping if config is not None else {}
+        payload = apply_mapping(receipt.payload, mapping)
         request = lead_pb2.CaptureLeadRequest(
             lead=domain.lead_input_from_payload(payload, source=receipt.source),
             idempotency_key=domain.capture_key(

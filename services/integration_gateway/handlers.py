@@ -61,7 +61,7 @@ class IntegrationServicer(
             async with self.runtime.db.connect() as conn:
                 config = await inbound_repository.get_source(conn, source=source)
         if config is not None and config.secret:
-            receipt, created = await receive_signed(self.runtime, self.capture, request, config.secret)
+            receipt, created = await receive_signed(self.runtime, self.capture, request, config)
             return integration_pb2.ReceiveWebhookResponse(receipt=receipt_to_proto(receipt), created=created)
         if request.unauthenticated:
             raise Unauthenticated(f"source {source!r} does not sign its webhooks: an API key is required")
@@ -83,7 +83,7 @@ class IntegrationServicer(
         if not created and receipt.status == REJECTED:
             WEBHOOKS_RECEIVED.labels(self.capture.source_label(source), "duplicate").inc()
             raise InvalidArgument(repository.violations_of(receipt))
-        receipt = await self.capture.capture(receipt)
+        receipt = await self.capture.capture(receipt, mapping=config.mapping if config is not None else {})
         return integration_pb2.ReceiveWebhookResponse(receipt=receipt_to_proto(receipt), created=created)
 
     async def GetWebhookReceipt(

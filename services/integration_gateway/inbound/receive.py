@@ -34,7 +34,7 @@ def _parsed(body: bytes) -> tuple[dict[str, Any] | None, str]:
 
 
 async def receive_signed(
-    runtime: Runtime, capture: WebhookCapture, request: integration_pb2.ReceiveWebhookRequest, secret: str
+    runtime: Runtime, capture: WebhookCapture, request: integration_pb2.ReceiveWebhookRequest, config: Row
 ) -> tuple[Row, bool]:
     """Verify a signed webhook and capture it; raise Unauthenticated (after storing it as rejected) when it fails."""
     source, body = request.source, request.raw_body
@@ -49,7 +49,7 @@ async def receive_signed(
     raw = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     label = capture.source_label(source)
     problem = verify(
-        secret=secret, body=body, webhook_id=webhook_id,
+        secret=config.secret, body=body, webhook_id=webhook_id,
         timestamp=request.webhook_timestamp.strip(), signature=request.webhook_signature.strip(),
     )
     if problem is not None:
@@ -74,4 +74,4 @@ async def receive_signed(
         raise InvalidArgument([FieldViolation("body", why)])
     if receipt.status == CAPTURED:
         return receipt, True
-    return await capture.capture(receipt), True
+    return await capture.capture(receipt, mapping=config.mapping), True
