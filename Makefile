@@ -61,6 +61,10 @@ check: install proto-check chart-check telemetry-check observability-check
 chart-check: install
 	$(PY) -m tools.chart_check
 
+# The fault suite: each fault under a steady load of captures, with its figures (docs/reliability.md).
+faults: install
+	$(PY) -m tools.faults $(FAULTS_ARGS)
+
 # The metric and span attribute registry agrees with crm_common/metrics.py and the code.
 telemetry-check: install
 	$(PY) -m tools.telemetry_registry
