@@ -42,6 +42,12 @@ DEAD_LETTERS = Counter("crm_dead_letters_total", "Events moved to a consumer's d
 CONSUMER_PAUSED = Gauge(
     "crm_consumer_paused", "1 while a durable consumer is paused for an infrastructure outage, else 0.", ["consumer"]
 )
+DEAD_LETTERS_WAITING = Gauge(
+    "crm_dead_letters_waiting", "Dead letters of a consumer still in the dead-letter stream.", ["consumer"]
+)
+STREAM_USAGE = Gauge(
+    "crm_stream_usage_ratio", "Share of a stream's byte limit in use (0 when it has none).", ["stream"]
+)
 
 # Dependencies (internal and external).
 DEPENDENCY_UP = Gauge("crm_dependency_up", "1 when a dependency answers its health probe, else 0.", ["dependency"])

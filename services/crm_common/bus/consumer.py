@@ -27,8 +27,16 @@ from crm_common.bus.catalog import dead_letter_subject, decode, stream_of
 from crm_common.bus.outage import is_infrastructure_failure
 from crm_common.bus.outbox import OutboxRelay
 from crm_common.bus.pull import PullFeed
+from crm_common.bus.streams import DLQ_STREAM
 from crm_common.db import Database
-from crm_common.metrics import CONSUMER_PAUSED, CONSUMER_PENDING, DEAD_LETTERS, EVENTS_CONSUMED
+from crm_common.metrics import (
+    CONSUMER_PAUSED,
+    CONSUMER_PENDING,
+    DEAD_LETTERS,
+    DEAD_LETTERS_WAITING,
+    EVENTS_CONSUMED,
+    STREAM_USAGE,
+)
 
 log = logging.getLogger(__name__)
 EVENT_ID_HEADER = "Crm-Event-Id"
@@ -238,8 +246,7 @@ class DurableConsumer:
             if loop.time() - last_stats > 5:
                 last_stats = loop.time()
                 try:
-                    info = await self.js.consumer_info(stream, self.spec.durable)
-                    CONSUMER_PENDING.labels(self.spec.durable).set(info.num_pending or 0)
+                    await self._report(stream)
                 except Exception as err:
                     log.debug("consumer info unavailable: %s", err)
         if feed is not None:
@@ -249,6 +256,16 @@ class DurableConsumer:
 
     def stop(self) -> None:
         self._stopping = True
+
+    async def _report(self, stream: str) -> None:
+        """Gauges for the alerts: messages not yet received, dead letters waiting, how full the streams are."""
+        info = await self.js.consumer_info(stream, self.spec.durable)
+        CONSUMER_PENDING.labels(self.spec.durable).set(info.num_pending or 0)
+        dlq = await self.js.stream_info(DLQ_STREAM, subjects_filter=dead_letter_subject(self.spec.durable))
+        DEAD_LETTERS_WAITING.labels(self.spec.durable).set(sum((dlq.state.subjects or {}).values()))
+        for name, state in ((stream, await self.js.stream_info(stream)), (DLQ_STREAM, dlq)):
+            limit = state.config.max_bytes or -1
+            STREAM_USAGE.labels(name).set(state.state.bytes / limit if limit > 0 else 0.0)
 
     def _set_paused(self, paused: bool) -> None:
         if paused != self.paused:

@@ -21,6 +21,7 @@ from crm_common.bus.outage import is_infrastructure_failure
 from crm_common.bus.streams import ensure_streams
 from crm_common.bus.tables import create_bus_tables, inbox_table, outbox_table
 from crm_common.db import Database, service_metadata
+from crm_common.metrics import CONSUMER_PAUSED, DEAD_LETTERS_WAITING
 from crm_common.tests.busbed import Bus, effects, record_effect
 from tools.devstack.infra import NatsServer, PostgresServer
 
@@ -101,9 +102,11 @@ async def test_postgresql_down_longer_than_the_budget_dead_letters_nothing(
         # Several times the budget three failures would spend: the old consumer dead-lettered them all by now.
         await asyncio.sleep(OUTAGE_SECONDS)
         assert consumer.paused
+        assert CONSUMER_PAUSED.labels("test-outage")._value.get() == 1
         own_postgres.start()
         await _until(lambda: _has_effects(bus, sorted(["before", *leads])), within=60)
         assert not consumer.paused
+        assert CONSUMER_PAUSED.labels("test-outage")._value.get() == 0
         assert await list_dead_letters(bus.js, "test-outage") == []
 
         # A message failing on its own still spends its budget and is dead-lettered.
@@ -121,6 +124,8 @@ async def test_postgresql_down_longer_than_the_budget_dead_letters_nothing(
     assert letter.subject == "crm.lead.assigned"
     assert letter.deliveries == str(MAX_DELIVER)
     assert poison_calls == [1, 2, 3]
+    await consumer._report("CRM_LEAD")
+    assert DEAD_LETTERS_WAITING.labels("test-outage")._value.get() == 1
     # Applied once each, nothing doubled by the redeliveries around the outage.
     assert await effects(bus) == sorted(["before", *leads])
 
