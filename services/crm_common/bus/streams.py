@@ -59,8 +59,9 @@ def stream_config(name: str, subject: str, settings: StreamSettings) -> api.Stre
 _KEPT = ("max_age", "max_bytes", "num_replicas", "discard", "duplicate_window")
 
 
-async def ensure_streams(js: JetStreamContext, settings: StreamSettings | None = None) -> None:
-    """Create every stream missing, and bring existing ones to `settings` (from the environment by default)."""
+async def ensure_streams(js: JetStreamContext, settings: StreamSettings | None = None, *, update: bool = False) -> None:
+    """Create every stream missing under `settings` (the environment's by default); with `update`, bring existing
+    ones to them too. Services only create (a service's environment must not undo the streams Job's settings)."""
     settings = settings or StreamSettings()
     for name, subject in STREAMS.items():
         config = stream_config(name, subject, settings)
@@ -73,7 +74,7 @@ async def ensure_streams(js: JetStreamContext, settings: StreamSettings | None =
             except BadRequestError as err:  # another replica created it first
                 log.debug("stream %s: %s", name, err)
             continue
-        if any(getattr(current, key) != getattr(config, key) for key in _KEPT):
+        if update and any(getattr(current, key) != getattr(config, key) for key in _KEPT):
             try:
                 await js.update_stream(config)
                 log.info("updated stream %s to %s", name, {key: getattr(config, key) for key in _KEPT})
@@ -96,7 +97,7 @@ async def _declare_from_environment() -> None:
     )
     try:
         js = nc.jetstream(timeout=10)
-        await ensure_streams(js)
+        await ensure_streams(js, update=True)
         for name in STREAMS:
             info = await js.stream_info(name)
             log.info("stream %s ready: %s", name, ", ".join(info.config.subjects or []))
@@ -105,7 +106,7 @@ async def _declare_from_environment() -> None:
 
 
 def main() -> None:
-    """`python -m crm_common.bus.streams`: declare the streams once (the chart's hook Job runs this)."""
+    """`python -m crm_common.bus.streams`: declare the streams, applying changed settings (the chart's hook Job)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(name)s %(message)s")
     asyncio.run(_declare_from_environment())
 

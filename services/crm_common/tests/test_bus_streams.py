@@ -43,7 +43,9 @@ async def test_changed_settings_apply_to_existing_streams_and_keep_their_events(
         monkeypatch.setenv("CRM_STREAM_MAX_BYTES", "1048576")
         monkeypatch.setenv("CRM_STREAM_MAX_AGE_SECONDS", str(3 * DAY_SECONDS))
         monkeypatch.setenv("CRM_DLQ_MAX_AGE_SECONDS", str(120 * DAY_SECONDS))
-        await ensure_streams(js)
+        await ensure_streams(js)  # as a service at start: its environment changes no existing stream
+        assert (await js.stream_info("CRM_LEAD")).config.max_bytes == -1
+        await ensure_streams(js, update=True)  # as the streams Job
         lead = await js.stream_info("CRM_LEAD")
         assert lead.config.max_bytes == 1048576
         assert lead.config.max_age == 3 * DAY_SECONDS
