@@ -160,3 +160,14 @@ def test_infrastructure_failures_are_told_from_a_message_s_own(error: Exception,
     wrapped = RuntimeError("handler failed")
     wrapped.__cause__ = error
     assert is_infrastructure_failure(wrapped) is infrastructure
+
+
+async def test_a_consumer_declared_with_a_server_side_budget_is_updated_to_none(bus: Bus) -> None:
+    spec = ConsumerSpec("test-old-budget", "crm.lead.assigned", record_effect)
+    consumer = DurableConsumer(spec, db=bus.db, inbox=bus.inbox, js=bus.js, max_deliver=MAX_DELIVER)
+    old = consumer._config()
+    old.max_deliver = 5
+    await bus.js.add_consumer("CRM_LEAD", config=old)
+    feed = await consumer._open_feed()
+    await feed.close()
+    assert (await bus.js.consumer_info("CRM_LEAD", "test-old-budget")).config.max_deliver == -1
