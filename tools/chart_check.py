@@ -59,10 +59,10 @@ SECRET_ENV = {"CRM_DATABASE_URL", "CRM_API_KEYS", "CRM_NATS_CREDENTIALS", "CRM_I
 SCHEMA_REJECTION = "don't meet the specifications of the schema"
 # Who may call whom over gRPC (shared/ARCHITECTURE.md); every NetworkPolicy must admit exactly these.
 CALLERS: dict[str, set[str]] = {
-    "lead": {"gateway", "integration-gateway"},
+    "lead": {"gateway", "integration-gateway", "pipeline"},
     "customer-master": {"gateway", "lead"},
     "pipeline": {"gateway"},
-    "notification": {"gateway"},
+    "notification": {"gateway", "integration-gateway"},
     "integration-gateway": {"gateway"},
     "reporting": {"gateway"},
 }
@@ -515,7 +515,7 @@ def check_runbook() -> str:
 
 def check_dashboards() -> str:
     """The dashboard JSON in the chart is what tools/dashboards generates."""
-    expected = {f"{spec.uid}.json": dashboards.render(spec) for spec in dashboards.DASHBOARDS}
+    expected = dashboards.files()
     present = {path.name for path in DASHBOARD_DIR.glob("*.json")}
     stale = sorted(n for n, text in expected.items() if n not in present or (DASHBOARD_DIR / n).read_text() != text)
     extra = sorted(present - expected.keys())

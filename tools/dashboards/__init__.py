@@ -10,9 +10,10 @@ from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeser
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DashboardLinkType, DataSourceRef
 
+from tools.dashboards import reporting
 from tools.dashboards.definitions import DASHBOARDS, DashboardSpec, PanelSpec
 
-__all__ = ["DASHBOARDS", "build", "render"]
+__all__ = ["DASHBOARDS", "build", "files", "render"]
 
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 PANEL_HEIGHT = 8
@@ -119,3 +120,8 @@ def build(spec: DashboardSpec) -> dict[str, Any]:
 def render(spec: DashboardSpec) -> str:
     """The dashboard's file content: stable, sorted JSON."""
     return json.dumps(build(spec), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def files() -> dict[str, str]:
+    """Every dashboard file of the chart by name: the PromQL dashboards and the reporting (SQL) one."""
+    return {f"{spec.uid}.json": render(spec) for spec in DASHBOARDS} | {f"{reporting.UID}.json": reporting.render()}

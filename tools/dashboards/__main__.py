@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tools.dashboards import DASHBOARDS, render
+from tools.dashboards import files
 
 OUT = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "crm" / "files" / "dashboards"
 
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail when a file differs from its definition")
     args = parser.parse_args(argv)
-    expected = {f"{spec.uid}.json": render(spec) for spec in DASHBOARDS}
+    expected = files()
     present = {path.name for path in OUT.glob("*.json")}
     if args.check:
         stale = sorted(

@@ -380,4 +380,117 @@ NOTIFICATIONS = DashboardSpec(
     ),
 )
 
-DASHBOARDS: tuple[DashboardSpec, ...] = (OVERVIEW, LEAD_JOURNEY, EVENT_BUS, DEPENDENCIES, NOTIFICATIONS)
+PIPELINE = DashboardSpec(
+    uid="crm-pipeline",
+    title="CRM / Pipeline",
+    description="Opportunities through their stages: stage changes by outcome, refusals, approvals waiting, stalls.",
+    panels=(
+        PanelSpec(
+            "Stage changes by outcome",
+            "Stage change requests per second: moved, override, approval_requested, refused, conflict.",
+            (Query(f"sum by (outcome) (rate(crm_pipeline_stage_changes_total[{RATE}]))", "{{outcome}}"),),
+            unit="reqps",
+        ),
+        PanelSpec(
+            "Refused stage changes",
+            "Share of stage change requests refused by a gate (a required action or document missing).",
+            (
+                Query(
+                    ratio(
+                        f'rate(crm_pipeline_stage_changes_total{{outcome="refused"}}[{RATE}])',
+                        f"rate(crm_pipeline_stage_changes_total[{RATE}])",
+                        "service",
+                    ),
+                    "refused",
+                ),
+            ),
+            unit="percentunit",
+        ),
+        PanelSpec(
+            "Stage change time p99 / p50",
+            "Evaluating the gates of and applying one stage change, in the service.",
+            (
+                Query(quantile(0.99, "crm_pipeline_stage_change_duration_seconds"), "p99"),
+                Query(quantile(0.5, "crm_pipeline_stage_change_duration_seconds"), "p50"),
+            ),
+            unit="s",
+        ),
+        PanelSpec(
+            "Approvals waiting",
+            "Approval requests waiting for a manager's decision.",
+            (Query("max (crm_pipeline_approvals_waiting)", "waiting"),),
+        ),
+        PanelSpec(
+            "Stalls raised by kind",
+            "Stalls raised (stall, escalate, legal).",
+            (Query(f"sum by (kind) (increase(crm_pipeline_stalls_total[{RATE}]))", "{{kind}}"),),
+        ),
+        PanelSpec(
+            "Stall lateness p99",
+            "How long after its due time a stall was raised (alert: p99 over 5 s).",
+            (Query(quantile(0.99, "crm_pipeline_stall_lateness_seconds"), "p99"),),
+            unit="s",
+        ),
+    ),
+)
+
+INTEGRATIONS = DashboardSpec(
+    uid="crm-integrations",
+    title="CRM / Integrations",
+    description="The integration gateway: inbound webhooks, outbound deliveries, the dependencies it probes.",
+    panels=(
+        PanelSpec(
+            "Inbound webhooks by source and outcome",
+            "captured, duplicate, rejected, failed, quarantined, unauthenticated.",
+            (
+                Query(
+                    f"sum by (source, outcome) (rate(crm_webhooks_received_total[{RATE}]))",
+                    "{{source}} {{outcome}}",
+                ),
+            ),
+            unit="reqps",
+        ),
+        PanelSpec(
+            "Unauthenticated webhooks by source",
+            "Webhooks refused for a bad or missing signature (alert: over 20 in 5 minutes).",
+            (
+                Query(
+                    f'sum by (source) (increase(crm_webhooks_received_total{{outcome="unauthenticated"}}[{RATE}]))',
+                    "{{source}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "Outbound deliveries by outcome",
+            "Delivery attempts per second: succeeded, retried, dead (out of attempts), gone (410 from the receiver).",
+            (Query(f"sum by (outcome) (rate(crm_webhook_deliveries_total[{RATE}]))", "{{outcome}}"),),
+            unit="reqps",
+        ),
+        PanelSpec(
+            "Dead and gone deliveries",
+            "Deliveries given up (alert: any in 15 minutes).",
+            (
+                Query(
+                    f'sum by (outcome) (increase(crm_webhook_deliveries_total{{outcome=~"dead|gone"}}[{RATE}]))',
+                    "{{outcome}}",
+                ),
+            ),
+        ),
+        PanelSpec(
+            "Registered dependencies",
+            "1 up, 0 down, as the gateway's prober sees each registered dependency (alert: down 1 minute).",
+            (
+                Query(
+                    'min by (dependency) (crm_dependency_up{service="integration-gateway"})',
+                    "{{dependency}}",
+                ),
+            ),
+            kind="stat",
+            width=24,
+        ),
+    ),
+)
+
+DASHBOARDS: tuple[DashboardSpec, ...] = (
+    OVERVIEW, LEAD_JOURNEY, EVENT_BUS, DEPENDENCIES, NOTIFICATIONS, PIPELINE, INTEGRATIONS
+)
