@@ -85,6 +85,19 @@ class KpiOut(ReportOut):
     receivables_attainment: float | None = Field(description="null until a finance system is connected")
 
 
+class DwellCell(BaseModel):
+    stage: str
+    sub_state: str
+    stays: int = Field(description="stays in the sub-state that ended in the month")
+    p50_hours: float
+    p90_hours: float
+
+
+class SubStateDwellOut(ReportOut):
+    month: str
+    cells: list[DwellCell]
+
+
 class ExportRecordOut(BaseModel):
     id: str
     report: str

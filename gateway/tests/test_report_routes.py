@@ -108,6 +108,9 @@ async def test_funnel_and_assignment_health_by_role(edge: tuple[httpx.AsyncClien
     drill = await client.get(f"/v1/reports/stage-actions/qualify/needs_analysis?pipeline={known.pipeline}",
                              headers=ADMIN)
     assert [o["opportunity_id"] for o in drill.json()["opportunities"]] == [known.opps["O2"], known.opps["O3"]]
+    dwell = (await client.get("/v1/reports/sub-state-dwell", params={"pipeline": known.pipeline, "month": "2025-03"},
+                              headers=MANAGER)).json()
+    assert [(c["sub_state"], c["stays"], c["p50_hours"]) for c in dwell["cells"]] == [("calling", 3, 2.0)]
     kpi = (await client.get("/v1/reports/kpi", headers=ADMIN)).json()
     assert kpi["receivables_attainment"] is None and {"new_leads_today", "as_of", "stale"} <= kpi.keys()
 
@@ -118,6 +121,7 @@ async def test_bad_parameters_are_422_naming_the_field(edge: tuple[httpx.AsyncCl
     assert_problem(await client.get("/v1/reports/funnel?group_by=team,colour", headers=ADMIN), 422, "group_by")
     assert_problem(await client.get("/v1/reports/funnel?from=2025-03-05&to=2025-03-01", headers=ADMIN), 422, "to")
     assert_problem(await client.get("/v1/reports/funnel/export?format=pdf", headers=ADMIN), 422, "format")
+    assert_problem(await client.get("/v1/reports/sub-state-dwell?month=2025-13", headers=ADMIN), 422, "month")
 
 
 async def test_exports_stream_watermarked_audited_and_never_to_reps(edge: tuple[httpx.AsyncClient, Story]) -> None:

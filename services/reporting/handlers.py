@@ -63,6 +63,8 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
             reports.group_by(parameters)
         elif report in ("assignment-health", "data-health"):
             reports.day_of(question)
+        elif report == "sub-state-dwell":
+            reports.month_of(parameters, question.today())
         return question
 
     async def _answer(self, question: reports.Question) -> Answer:

@@ -25,5 +25,7 @@ lead_response = Table(
     Index("ix_lead_response_channel_captured_at", "channel", "captured_at"),
 )
 
-lead_fact, opportunity_fact, stage_visit, stage_action = (make(metadata) for make in PROJECTIONS.values())
+lead_fact, opportunity_fact, stage_visit, stage_action, sub_state_dwell = (
+    make(metadata) for make in PROJECTIONS.values()
+)
 report_result, export_audit = support_tables(metadata)

@@ -111,7 +111,18 @@ async def kpi(_caller: SalesReportDep, client: ReportingClientDep) -> dict[str, 
     return await _report(client, "kpi", {})
 
 
-_EXPORTABLE = {"funnel", "stage-actions", "assignment-health", "data-health", "kpi"}
+Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM; default this month")]
+
+
+@router.get("/v1/reports/sub-state-dwell", response_model=rs.SubStateDwellOut)
+async def sub_state_dwell(
+    _caller: SalesReportDep, client: ReportingClientDep, pipeline: Pipeline = "", month: Month = None
+) -> dict[str, Any]:
+    """Per stage and sub-state, p50/p90 hours of the stays that ended in the month."""
+    return await _report(client, "sub-state-dwell", _parameters(pipeline=pipeline, month=month))
+
+
+_EXPORTABLE = {"funnel", "stage-actions", "assignment-health", "data-health", "kpi", "sub-state-dwell"}
 _MEDIA = {"csv": "text/csv; charset=utf-8",
           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -147,12 +158,12 @@ Format = Annotated[Literal["csv", "xlsx"], Query(alias="format")]
 async def export_report(
     request: Request, caller: ExportDep, client: ReportingClientDep, name: Key, fmt: Format = "csv",
     from_: From = None, to: To = None, group_by: Annotated[str, Query(max_length=200)] = "",
-    pipeline: Pipeline = "", day: Day = None,
+    pipeline: Pipeline = "", day: Day = None, month: Month = None,
 ) -> StreamingResponse:
     """A report as CSV or XLSX (same parameters as the report), watermarked, recorded in the export audit."""
     if name not in _EXPORTABLE:
         raise Problem(404, f"no report named {name!r} to export")
-    given = _parameters(from_=from_, to=to, group_by=group_by, pipeline=pipeline, date=day)
+    given = _parameters(from_=from_, to=to, group_by=group_by, pipeline=pipeline, date=day, month=month)
     return await _export(request, caller, client, name, given, fmt)
 
 

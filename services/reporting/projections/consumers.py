@@ -125,6 +125,20 @@ async def _handover(conn: AsyncConnection, m: Any, meta: EventMeta, tables: Mapp
         await repo.handed_over(conn, tables=tables, opportunity_id=_key(m, "opportunity_id"), owner_id=m.to_owner_id)
 
 
+async def _sub_state(conn: AsyncConnection, m: Any, meta: EventMeta, tables: Mapping[str, str]) -> None:
+    # Entering the first sub-state ends no stay: nothing to measure.
+    if m.from_sub_state:
+        await repo.sub_state_left(
+            conn,
+            tables=tables,
+            opportunity_id=_key(m, "opportunity_id"),
+            stage=m.stage,
+            sub_state=m.from_sub_state,
+            seconds=m.seconds_in_sub_state,
+            at=_at(m.at, meta),
+        )
+
+
 # subject → (projection tables it writes, how). The rebuild reads the same map.
 APPLY: dict[str, tuple[tuple[str, ...], Apply]] = {
     "crm.lead.captured": (("lead_fact",), _captured),
@@ -138,6 +152,7 @@ APPLY: dict[str, tuple[tuple[str, ...], Apply]] = {
     "crm.pipeline.stage_changed": (("opportunity_fact", "stage_visit"), _stage_changed),
     "crm.pipeline.action_completed": (("stage_action",), _action),
     "crm.pipeline.handover": (("opportunity_fact",), _handover),
+    "crm.pipeline.sub_state_changed": (("sub_state_dwell",), _sub_state),
 }
 
 

@@ -14,7 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 SCHEMA = "reporting"
-LIVE: Mapping[str, str] = {name: name for name in ("lead_fact", "opportunity_fact", "stage_visit", "stage_action")}
+LIVE: Mapping[str, str] = {
+    name: name for name in ("lead_fact", "opportunity_fact", "stage_visit", "stage_action", "sub_state_dwell")
+}
 
 
 def _t(tables: Mapping[str, str], name: str) -> str:
@@ -295,4 +297,23 @@ async def handed_over(
         INSERT INTO {_t(tables, "opportunity_fact")} AS o (opportunity_id, owner_id) VALUES (:id, :owner_id)
         ON CONFLICT (opportunity_id) DO UPDATE SET owner_id = excluded.owner_id""",
         {"id": opportunity_id, "owner_id": owner_id},
+    )
+
+
+async def sub_state_left(
+    conn: AsyncConnection,
+    *,
+    tables: Mapping[str, str] = LIVE,
+    opportunity_id: str,
+    stage: str,
+    sub_state: str,
+    seconds: float,
+    at: datetime,
+) -> None:
+    """A stay in a sub-state that ended, and how long it lasted."""
+    await _run(
+        conn,
+        f"""INSERT INTO {_t(tables, "sub_state_dwell")} (opportunity_id, stage, sub_state, left_at, seconds)
+        VALUES (:id, :stage, :sub_state, :at, :seconds) ON CONFLICT DO NOTHING""",
+        {"id": opportunity_id, "stage": stage, "sub_state": sub_state, "at": at, "seconds": seconds},
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, Table, Text, text
+from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 
@@ -83,11 +83,26 @@ def stage_action(metadata: MetaData, name: str = "stage_action") -> Table:
     )
 
 
+def sub_state_dwell(metadata: MetaData, name: str = "sub_state_dwell") -> Table:
+    """Each stay in a sub-state that ended: how long it lasted, when it ended."""
+    return Table(
+        name,
+        metadata,
+        Column("opportunity_id", Text, primary_key=True),
+        Column("stage", Text, primary_key=True),
+        Column("sub_state", Text, primary_key=True),
+        Column("left_at", DateTime(timezone=True), primary_key=True),
+        Column("seconds", Float, nullable=False),
+        Index(f"ix_{name}_left_at", "left_at"),
+    )
+
+
 PROJECTIONS: dict[str, Callable[..., Table]] = {
     "lead_fact": lead_fact,
     "opportunity_fact": opportunity_fact,
     "stage_visit": stage_visit,
     "stage_action": stage_action,
+    "sub_state_dwell": sub_state_dwell,
 }
 
 

@@ -30,6 +30,7 @@ REPORTS: dict[str, frozenset[str]] = {
     "assignment-health": frozenset({"date"}),
     "data-health": frozenset({"date"}),
     "kpi": frozenset(),
+    "sub-state-dwell": frozenset({"pipeline", "month"}),
 }
 
 

@@ -232,3 +232,29 @@ async def kpi(conn: AsyncConnection, *, today: datetime, month: datetime, visibi
         # No finance system feeds receivables into the events yet.
         "receivables_attainment": None,
     }
+
+
+async def sub_state_dwell(
+    conn: AsyncConnection, *, pipeline: str, start: datetime, end: datetime, visibility: Visibility
+) -> list[dict[str, Any]]:
+    """Per stage and sub-state: stays that ended in [start, end), p50 and p90 of their length in hours."""
+    where, params = _visible(visibility, "o.owner_id", "o.team_id")
+    rows = await _all(
+        conn,
+        f"""SELECT d.stage, d.sub_state, count(*) AS stays,
+            percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY d.seconds / 3600.0) AS hours
+        FROM {S}.sub_state_dwell d JOIN {S}.opportunity_fact o USING (opportunity_id)
+        WHERE d.left_at >= :start AND d.left_at < :end AND (:pipeline = '' OR o.pipeline = :pipeline) AND {where}
+        GROUP BY d.stage, d.sub_state ORDER BY d.stage, d.sub_state""",
+        params | {"pipeline": pipeline, "start": start, "end": end},
+    )
+    return [
+        {
+            "stage": r["stage"],
+            "sub_state": r["sub_state"],
+            "stays": int(r["stays"]),
+            "p50_hours": round(r["hours"][0], 4),
+            "p90_hours": round(r["hours"][1], 4),
+        }
+        for r in rows
+    ]

@@ -107,7 +107,20 @@ async def _kpi(conn: AsyncConnection, q: Question) -> dict[str, Any]:
     )
 
 
+async def _sub_state_dwell(conn: AsyncConnection, q: Question) -> dict[str, Any]:
+    first = domain.month_of(q.parameters, q.today())
+    cells = await repo.sub_state_dwell(
+        conn,
+        pipeline=q.parameters.get("pipeline", ""),
+        start=q.day_start(first),
+        end=q.day_start(domain.next_month(first)),
+        visibility=q.visibility,
+    )
+    return {"month": first.isoformat()[:7], "cells": cells}
+
+
 COMPUTE: dict[str, Compute] = {
+    "sub-state-dwell": _sub_state_dwell,
     "funnel": _funnel,
     "stage-actions": _stage_actions,
     "stage-action-opportunities": _stage_action_opportunities,

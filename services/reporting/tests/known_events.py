@@ -215,4 +215,14 @@ def story() -> Story:
             ),
         ),
     ]
+    # Stays in qualify's "calling" of 1, 2 and 3 hours (O1's first entry into it ends no stay).
+    ev += [
+        ("crm.pipeline.sub_state_changed", pipe.SubStateChanged(opportunity_id=opps["O1"], stage="qualify",
+                                                                to_sub_state="calling", at=_ts(o1))),
+    ] + [
+        ("crm.pipeline.sub_state_changed", pipe.SubStateChanged(
+            opportunity_id=opps[o], stage="qualify", from_sub_state="calling", to_sub_state="waiting",
+            seconds_in_sub_state=3600.0 * n, at=_ts(start + n * h)))
+        for n, (o, start) in enumerate((("O1", o1), ("O2", o2), ("O3", o3)), start=1)
+    ]
     return Story(t1=t1, t2=t2, r1=r1, r2=r2, r3=r3, pipeline=p, leads=L, opps=opps, events=ev)

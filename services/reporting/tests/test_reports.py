@@ -156,6 +156,15 @@ async def test_stage_actions_and_drill_down(address: str, known: Story) -> None:
     assert [(c["opportunities"], c["missing"]) for c in rep3["cells"]] == [(1, 1), (1, 1)]
 
 
+async def test_sub_state_dwell(address: str, known: Story) -> None:
+    body = await report(address, manager(known), "sub-state-dwell", pipeline=known.pipeline, month="2025-03")
+    # 1, 2 and 3 hours: p50 2 h, p90 2 + 0.8 × 1 h.
+    assert body == {"month": "2025-03", "cells": [{"stage": "qualify", "sub_state": "calling", "stays": 3,
+                                                   "p50_hours": 2.0, "p90_hours": pytest.approx(2.8)}]}
+    april = await report(address, manager(known), "sub-state-dwell", pipeline=known.pipeline, month="2025-04")
+    assert april["cells"] == []
+
+
 async def test_kpi_today(runtime: Runtime, address: str) -> None:
     s = story()
     now = datetime.now(UTC)
@@ -207,6 +216,7 @@ async def test_kpi_today(runtime: Runtime, address: str) -> None:
         ("funnel", {"from": "2025-03-05", "to": "2025-03-01"}, "to"),
         ("funnel", {"from": "March"}, "from"),
         ("kpi", {"date": "2025-03-01"}, "date"),
+    ("sub-state-dwell", {"month": "2025-13"}, "month"),
         ("assignment-health", {"date": "9999-12-31"}, "date"),
     ],
 )
