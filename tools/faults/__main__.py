@@ -17,10 +17,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each case under load")
     parser.add_argument("--postgres-outage", type=float, default=60.0, help="seconds PostgreSQL stays stopped")
     parser.add_argument("--cases", default="kill,nats,postgres-stop,postgres-restart", help="comma-separated")
+    parser.add_argument("--kill", default=",".join(PROCESSES), help="processes the kill case kills, in turn")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     cases = {
-        "kill": [(f"kill -9 {p}", kill_and_restart(p)) for p in PROCESSES],
+        "kill": [(f"kill -9 {p}", kill_and_restart(p)) for p in args.kill.split(",")],
         "nats": [("NATS restarted", restart_nats)],
         "postgres-stop": [(f"PostgreSQL stopped {args.postgres_outage:.0f} s", stop_postgres(args.postgres_outage))],
         "postgres-restart": [("PostgreSQL restarted", restart_postgres)],

@@ -343,7 +343,10 @@ class DurableConsumer:
     async def _settled(self, deliveries: Sequence[_Delivery], applied: int) -> None:
         """After the commit: ack every message (a lost ack only means a redelivery the inbox skips)."""
         for delivery in deliveries:
-            await self._ack(delivery.msg)
+            try:
+                await self._ack(delivery.msg)
+            except Exception as err:  # NATS away: the message comes back after the ack wait and is skipped
+                log.warning("could not ack event %s: %s", delivery.event.event_id, err)
         if applied:
             self._counted["applied"].inc(applied)
         if len(deliveries) > applied:
