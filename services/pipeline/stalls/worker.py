@@ -27,6 +27,7 @@ from pipeline.definitions import repository as definitions
 from pipeline.deps import Deps
 from pipeline.stalls import repository as repo
 from pipeline.stalls.clock import Due, escalation, first_due
+from pipeline.tables import approvals as approvals_table
 from pipeline.tables import notifications, opportunities
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,15 @@ _SET_CLOCK = (
     .where(opportunities.c.id == bindparam("oid"))
     .values(
         stall_due_at=bindparam("due"), stall_kind=bindparam("kind"), stall_level=bindparam("level"),
-        stalled=bindparam("is_stalled"),
+        stalled=bindparam("is_stalled"), version=opportunities.c.version + bindparam("bump"),
     )
+)
+# A raised stall is a change of the deal (its version moves on), but not one an approver must judge again: a
+# pending request follows the new version instead of going stale.
+_CARRY_APPROVALS = (
+    update(approvals_table)
+    .where(approvals_table.c.opportunity_id == bindparam("oid"), approvals_table.c.status == "pending")
+    .values(opportunity_version=approvals_table.c.opportunity_version + 1)
 )
 
 
@@ -109,6 +117,8 @@ async def _act(conn: AsyncConnection, deps: Deps, row: Row, now: datetime, batch
         {
             "oid": row.id, "due": following.at if following else None, "kind": following.kind if following else "",
             "level": following.level if following else 0, "is_stalled": row.stalled or kind != "legal",
+            # Raising the stall changes the deal; a re-escalation or a legal task does not.
+            "bump": 1 if kind != "legal" and not row.stalled else 0,
         }
     )
 
@@ -124,6 +134,9 @@ async def _write(conn: AsyncConnection, deps: Deps, batch: _Batch) -> None:
     if batch.notices:
         await conn.execute(insert(notifications), batch.notices)
     await conn.execute(_SET_CLOCK, batch.clocks)
+    bumped = [{"oid": c["oid"]} for c in batch.clocks if c["bump"]]
+    if bumped:
+        await conn.execute(_CARRY_APPROVALS, bumped)
 
 
 async def raise_due(deps: Deps, *, now: datetime, limit: int = BATCH) -> int:

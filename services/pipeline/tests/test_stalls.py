@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
+
 from crm.events.v1 import pipeline_events_pb2
 from crm.pipeline.v1 import pipeline_pb2
 from crm_common.calendar import Calendar
@@ -15,10 +17,11 @@ from pipeline import repository
 from pipeline.definitions.model import parse
 from pipeline.deps import Deps
 from pipeline.handlers import PipelineServicer
+from pipeline.stages.move import Conflict
 from pipeline.stalls import repository as stalls_repo
 from pipeline.stalls import worker
 from pipeline.stalls.clock import first_due
-from pipeline.tests.support import ADMIN, ADMIN_2, REP_A, SALES, open_deal, put, sales, wait_for
+from pipeline.tests.support import ADMIN, ADMIN_2, REP_A, SALES, get, move, open_deal, put, sales, wait_for
 
 STAGES = parse("sales", SALES)
 SHANGHAI_WEEK = Calendar(
@@ -159,3 +162,31 @@ async def test_contract_review_over_48_hours_raises_a_legal_task(
         row = await repository.get_opportunity(conn, opportunity_id=uuid.UUID(deal.id))
     # The ordinary stall of the stay is still to come, counted from the sub-state's entry.
     assert (row.stall_kind, row.stall_due_at - row.sub_state_entered_at) == ("stall", timedelta(hours=72))
+
+
+async def test_raising_a_stall_is_a_change_a_stale_move_is_refused_and_a_pending_override_survives(
+    servicer: PipelineServicer, runtime: Runtime, deps: Deps
+) -> None:
+    key = await put(servicer)
+    deal = await open_deal(servicer, key)
+    assert deal.version == 1
+    with acting_as(ADMIN):
+        asked = await servicer.RequestOverride(
+            pipeline_pb2.RequestOverrideRequest(opportunity_id=deal.id, to_stage="won", reason="signed on paper"), None
+        )
+    await _due_now(runtime, deal.id)
+    await worker.raise_due(deps, now=datetime.now(UTC))
+    stalled = await get(servicer, deal.id)
+    assert (stalled.stalled, stalled.version) == (True, 2)
+    with pytest.raises(Conflict, match="version 2, not 1"):
+        await move(servicer, REP_A, deal.id, "demo", version=1)
+    # A re-escalation tells more people but changes nothing of the deal.
+    await _due_now(runtime, deal.id)
+    await worker.raise_due(deps, now=datetime.now(UTC))
+    assert (await get(servicer, deal.id)).version == 2
+    # The override asked before the stall is still for this deal as it is: a second admin's approval applies it.
+    with acting_as(ADMIN_2):
+        await servicer.DecideApproval(
+            pipeline_pb2.DecideApprovalRequest(approval_id=asked.approval.id, approve=True, reason="seen the paper"), None
+        )
+    assert (await get(servicer, deal.id)).stage == "won"
