@@ -1,8 +1,8 @@
-"""Pipeline events told to people: an approval request to the owner's manager, a stall to owner and manager."""
+"""Pipeline events told to people: an approval request to the owner's manager (an override to the other admins), a stall to owner and manager."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 
@@ -26,14 +26,25 @@ def _at(event: Message, meta: EventMeta) -> datetime:
 
 
 async def notify_approval_requested(
-    conn: AsyncConnection, event: Message, meta: EventMeta, *, runtime: Runtime, on_queued: Callable[[], None] | None = None
+    conn: AsyncConnection,
+    event: Message,
+    meta: EventMeta,
+    *,
+    runtime: Runtime,
+    on_queued: Callable[[], None] | None = None,
+    admins: Sequence[str] = (),
 ) -> None:
-    """A skip or backward move waits: the owner's manager is asked (an override waits for a second admin, in the app)."""
+    """A skip or backward move waits: the owner's manager is asked; an override: every admin but its requester."""
     if not isinstance(event, pipeline_events_pb2.ApprovalRequested):
         raise TypeError(f"expected ApprovalRequested, got {type(event).__name__}")
-    if event.approver_role != "manager":
+    if event.approver_role == "manager":
+        owner = await config_cache.recipient(conn, event.owner_id) if event.owner_id else None
+        recipients = [("approval", owner.manager_id if owner is not None else "")]
+    elif event.approver_role == "admin":
+        # Four eyes: the requester can never approve, so is never asked.
+        recipients = [(f"admin:{a}", a) for a in dict.fromkeys(admins) if a and a != event.requested_by]
+    else:
         return
-    owner = await config_cache.recipient(conn, event.owner_id) if event.owner_id else None
     rendered = await render_kind(
         conn,
         APPROVAL_REQUESTED,
@@ -42,18 +53,25 @@ async def notify_approval_requested(
             "to_stage": event.to_stage, "requested_by": event.requested_by, "reason": event.reason,
         },
     )
-    await intake.create(
-        conn,
-        intake.Intake(
-            # The record the notice is about: the opportunity (the column is named for leads, its first use).
-            idempotency_key=f"{meta.event_id}:approval", recipient_id=owner.manager_id if owner is not None else "",
-            lead_id=event.opportunity_id, kind=APPROVAL_REQUESTED, title=rendered.title, body=rendered.body,
-            event_at=_at(event, meta), team_id=event.team_id, escalation_level=1,
-        ),
-        stage=runtime.stage,
-    )
+    for suffix, recipient in recipients:
+        await intake.create(
+            conn,
+            intake.Intake(
+                # The record the notice is about: the opportunity (the column is named for leads, its first use).
+                idempotency_key=f"{meta.event_id}:{suffix}", recipient_id=recipient,
+                lead_id=event.opportunity_id, kind=APPROVAL_REQUESTED, title=rendered.title, body=rendered.body,
+                event_at=_at(event, meta), team_id=event.team_id, escalation_level=1,
+            ),
+            stage=runtime.stage,
+        )
     if on_queued is not None:
         after_commit(conn, on_queued)
+
+
+def override_approvers(settings: object) -> list[str]:
+    """The admins asked to approve a pipeline override (CRM_PIPELINE_OVERRIDE_APPROVERS, comma-separated)."""
+    configured = str(getattr(settings, "pipeline_override_approvers", ""))
+    return [a.strip() for a in configured.split(",") if a.strip()]
 
 
 async def notify_stalled(
@@ -94,7 +112,9 @@ def pipeline_specs(runtime: Runtime, *, on_queued: Callable[[], None] | None, li
         ConsumerSpec(
             durable="notification-pipeline-approval-requested",
             subject="crm.pipeline.approval_requested",
-            handler=partial(notify_approval_requested, runtime=runtime, on_queued=on_queued),
+            handler=partial(
+                notify_approval_requested, runtime=runtime, on_queued=on_queued, admins=override_approvers(runtime.settings)
+            ),
             linger_seconds=linger_seconds,
         ),
         ConsumerSpec(

@@ -16,6 +16,9 @@ class NotificationSettings(ServiceSettings, OutboundSettings):
     lead_assigned_channel: str = Field(
         default="in_app", description="Channel for recipients without a profile or fallback chain (the in-app inbox)"
     )
+    pipeline_override_approvers: str = Field(
+        default="", description="Admins asked to approve a pipeline override, comma-separated (never its requester)"
+    )
     # After a batch that was not full, a consumer lets events gather this long before taking the next, so that at
     # moderate rates one transaction, one commit and one relay pass serve several notifications instead of one
     # each: at 50 leads/s, 0.05 s cuts this service's CPU per lead by ~40% (and the lead's consumer of
