@@ -30,7 +30,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="crm-faults-") as workdir, Stack(workdir) as stack:
         for key in args.cases.split(","):
             for name, fault in cases[key]:
-                outcome = run_case(stack, name, fault, rate=args.rate, seconds=max(args.seconds, 1.0))
+                outcome = run_case(stack, name, fault, rate=args.rate, seconds=max(args.seconds, 1.0), after=30.0)
                 print(outcome.line(), flush=True)
                 failed += not outcome.passed
     sys.exit(1 if failed else 0)

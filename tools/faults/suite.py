@@ -181,8 +181,12 @@ def run_case(
     rate: float,
     seconds: float,
     warmup: float = 10.0,
+    after: float = 0.0,
 ) -> Outcome:
-    """Load for `seconds`, `fault` (which returns the processes it restarted itself) after `warmup`."""
+    """Load for `seconds` (and `after` seconds past the fault's end at least), `fault` after `warmup`.
+
+    `fault` returns the processes it restarted itself (the others must not have exited).
+    """
     outcome = Outcome(name)
     dead_before = dead_letters(stack)
     pids = {p: stack.pid(p) for p in PROCESSES}
@@ -192,7 +196,7 @@ def run_case(
         fault_start = time.monotonic()
         restarted = fault(stack)
         fault_end = time.monotonic()
-        time.sleep(max(0.0, seconds - (fault_end - begin)))
+        time.sleep(max(after, seconds - (fault_end - begin)))
         end = time.monotonic()
     outcome.fault_seconds = fault_end - fault_start
     baseline = load.p99(begin, fault_start) or 0.1
