@@ -1,7 +1,8 @@
 """Raises stalls when due: sleeps until the earliest due time (or a wake-up), takes what is due, points the clock on.
 
 A batch of due opportunities costs four statements however large it is (the due rows, their events, their
-notifications, their next due times), so a burst of stalls does not queue behind per-row round trips.
+notifications, their next due times and versions), five when it raises new stalls (their pending approvals follow the
+new version), so a burst of stalls does not queue behind per-row round trips.
 """
 
 from __future__ import annotations
