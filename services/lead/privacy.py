@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lead.domain import normalize_phone
-from lead.tables import contacts, leads, quarantine, timeline
+from lead.tables import contacts, leads, quarantine, timeline, touches
 
 # Lead fields that name or reach the person; company, place and source stay for the sales figures.
 _PERSONAL_LEAD_FIELDS = ("name", "phone_e164", "email", "notes")
@@ -90,13 +90,20 @@ async def export_person(conn: AsyncConnection, *, who: Person, region: str) -> d
     touched = (
         await conn.execute(select(contacts).where(contacts.c.lead_id.in_(lead_ids)).order_by(contacts.c.at))
     ).all()
+    repeats = (await conn.execute(select(touches).where(touches.c.lead_id.in_(lead_ids)).order_by(touches.c.seq))).all()
     held = await _held_submissions(conn, who=who, region=region)
     return {
         "leads": [_jsonable(row) for row in lead_rows],
         "timeline": [_jsonable(row) for row in steps],
         "contacts": [_jsonable(row) for row in touched],
+        "touches": [_jsonable(row) for row in repeats],
         "quarantine": [_jsonable(row) for row in held],
     }
+
+
+def _without_person(data: dict) -> dict:
+    """A stored submission without the keys that name or reach the person."""
+    return {key: value for key, value in dict(data).items() if key not in _PERSONAL_INPUT_KEYS}
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,7 @@ class Erased:
 
 
 async def erase_person(conn: AsyncConnection, *, who: Person, region: str) -> Erased:
-    """Blank the person's fields in leads, contact notes and held submissions; ids and figures stay."""
+    """Blank the person's fields in leads, contact notes, repeat submissions and held ones; ids and figures stay."""
     lead_ids = list(
         (
             await conn.execute(
@@ -126,8 +133,11 @@ async def erase_person(conn: AsyncConnection, *, who: Person, region: str) -> Er
     )
     # A rep's note of a call may quote the person: it goes with them.
     touched = await conn.execute(update(contacts).where(contacts.c.lead_id.in_(lead_ids)).values(summary=""))
+    # A repeat submission is kept as a touch with its input: the same keys go.
+    repeats = (await conn.execute(select(touches).where(touches.c.lead_id.in_(lead_ids)).with_for_update())).all()
+    for row in repeats:
+        await conn.execute(update(touches).where(touches.c.seq == row.seq).values(input=_without_person(row.input)))
     held = await _held_submissions(conn, who=who, region=region)
     for row in held:
-        kept = {k: v for k, v in dict(row.input).items() if k not in _PERSONAL_INPUT_KEYS}
-        await conn.execute(update(quarantine).where(quarantine.c.id == row.id).values(input=kept))
+        await conn.execute(update(quarantine).where(quarantine.c.id == row.id).values(input=_without_person(row.input)))
     return Erased(leads=len(lead_ids), contacts=touched.rowcount or 0, quarantined=len(held))
