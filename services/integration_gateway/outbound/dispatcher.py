@@ -1,10 +1,10 @@
-"""The delivery loop: sends due deliveries, head of each customer's queue first, and records what came back."""
+"""The delivery loop: a continuous sender per busy customer queue, fed by claim rounds that record what came back."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import deque
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -41,61 +41,88 @@ class DeliveryDispatcher:
             trust_env=False,
         )
         self.wakeup = asyncio.Event()
+        # In-process state of the continuous senders: one task and queue per busy (subscription, ordering key),
+        # and what they finished, recorded by the next claim round.
+        self.queues: dict[tuple[object, str], deque[Row]] = {}
+        self.senders: dict[tuple[object, str], asyncio.Task[None]] = {}
+        self.delivered: dict[object, int] = {}
+        self.unsent: list[object] = []
 
     def wake(self) -> None:
-        """New deliveries are queued: look now rather than at the next poll."""
+        """New deliveries are queued (or a key's sender made progress): claim now rather than at the next poll."""
         self.wakeup.set()
 
     async def run(self) -> None:
-        """Rounds until cancelled; a full round goes again at once, an idle one waits for a wake-up or the poll."""
+        """Claim rounds until cancelled: each feeds the claimed deliveries to a continuous sender per busy key."""
         try:
             while True:
                 # Cleared before the round, so a wake-up that comes during it is not lost.
                 self.wakeup.clear()
                 try:
-                    sent = await self.dispatch_once()
+                    claimed = await self.dispatch_once()
                 except Exception as err:
                     log.warning("delivery round failed: %s", err)
-                    sent = 0
-                if sent:
+                    claimed = 0
+                if claimed >= self.batch:
                     continue
                 try:
                     await asyncio.wait_for(self.wakeup.wait(), self.poll)
                 except TimeoutError:
                     pass
         finally:
+            for task in list(self.senders.values()):
+                task.cancel()
+            await asyncio.gather(*self.senders.values(), return_exceptions=True)
             await self.client.aclose()
 
     async def dispatch_once(self) -> int:
-        """Send every claimed delivery: keys concurrently, each key's in order; returns how many were attempted."""
-        async with self.db.transaction() as conn:
-            due = await repository.claim_due(conn, limit=self.batch, lease=self.lease)
-        if not due:
-            return 0
-        queues: dict[tuple[object, str], list[Row]] = defaultdict(list)
-        for row in due:
-            queues[(row.subscription_id, row.ordering_key)].append(row)
-        delivered: dict[object, int] = {}
-        unsent: list[object] = []
-
-        async def drain(queue: list[Row]) -> None:
-            for i, row in enumerate(queue):
-                code = await self.send(row)
-                if code is None:
-                    # The rest wait behind the failed one, so the receiver still sees them in order.
-                    unsent.extend(r.id for r in queue[i + 1:])
-                    return
-                delivered[row.id] = code
-
-        await asyncio.gather(*(drain(q) for q in queues.values()))
-        if delivered or unsent:
-            # One statement for every success of the round: at 200 events/s a commit each would be the bottleneck.
+        """Record what the senders finished, claim what is due and hand it to its key's sender; returns how many."""
+        delivered, self.delivered = self.delivered, {}
+        unsent, self.unsent = self.unsent, []
+        try:
             async with self.db.transaction() as conn:
                 if delivered:
+                    # One statement for every success since the last round: a commit each would be the bottleneck.
                     await repository.mark_succeeded(conn, delivered=delivered)  # type: ignore[arg-type]
                 await repository.release(conn, delivery_ids=unsent)  # type: ignore[arg-type]
-            WEBHOOK_DELIVERIES.labels("succeeded").inc(len(delivered))
-        return len(due) - len(unsent)
+                # A key's later deliveries are claimable only once its earlier ones are recorded above (its
+                # in-flight ones are leased), so a key is never in two senders, here or in another replica.
+                due = await repository.claim_due(conn, limit=self.batch, lease=self.lease)
+        except Exception:
+            # Not recorded: kept for the next round (the leases hold the rows meanwhile).
+            self.delivered = {**delivered, **self.delivered}
+            self.unsent = unsent + self.unsent
+            raise
+        WEBHOOK_DELIVERIES.labels("succeeded").inc(len(delivered))
+        for row in due:
+            key = (row.subscription_id, row.ordering_key)
+            self.queues.setdefault(key, deque()).append(row)
+            if key not in self.senders:
+                self.senders[key] = asyncio.create_task(self.drain(key))
+        return len(due)
+
+    async def drain(self, key: tuple[object, str]) -> None:
+        """The sender of one key: its queued deliveries in order, each success handed to the next round at once."""
+        queue = self.queues[key]
+        try:
+            while queue:
+                row = queue.popleft()
+                try:
+                    code = await self.send(row)
+                except Exception as err:
+                    log.warning("delivery %s not attempted: %s", row.id, err)
+                    code = None
+                    self.unsent.append(row.id)
+                if code is None:
+                    # The rest wait behind the failed one, so the receiver still sees them in order.
+                    self.unsent.extend(r.id for r in queue)
+                    queue.clear()
+                else:
+                    self.delivered[row.id] = code
+                self.wake()
+        finally:
+            del self.queues[key]
+            del self.senders[key]
 
     async def send(self, row: Row) -> int | None:
         """One attempt of one delivery: the status code of a success (recorded by the caller), else None (recorded)."""
