@@ -5,18 +5,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from rapidfuzz import fuzz
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crm_common import contact_points
+from crm_common.contact_points import DEFAULT_REGION
 from crm_common.errors import FieldViolation, InvalidArgument
 from customer_master import repository, survivorship
 from customer_master.matching import AUTO_MATCH, NO_MATCH, REVIEW, FieldScore, MatchResult
@@ -24,7 +23,6 @@ from customer_master.names import fold, has_han, normalize_person_name, to_latin
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REGION = "CN"
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _LATIN_TITLES = frozenset("mr mrs ms miss dr prof sir madam mister".split())
 # Surnames read differently from the same character elsewhere: 单 is Shan, 曾 Zeng, 解 Xie as a surname.
@@ -94,27 +92,12 @@ def parse_name(raw: str) -> ContactName:
 
 def normalize_phone(raw: str, *, region: str = DEFAULT_REGION) -> str | None:
     """E.164 of a phone number in any common form (138 0013 8000, +86-138…, 0571-8888 8888); ValueError if none."""
-    if not raw or not raw.strip():
-        return None
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(str(exc)) from None
-    if not phonenumbers.is_possible_number(number):
-        raise ValueError("is not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return contact_points.phone_e164(raw, region=region)
 
 
 def normalize_email(raw: str) -> str | None:
     """email-validator's normalised address, lower-cased (mailboxes are case-insensitive in practice)."""
-    if not raw or not raw.strip():
-        return None
-    try:
-        # NFKC first: a Chinese input method in full-width mode types ｚｈａｎｇ＠ for zhang@.
-        folded = unicodedata.normalize("NFKC", raw).strip()
-        return validate_email(folded, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
+    return contact_points.email_key(raw)
 
 
 async def lock_accounts(conn: AsyncConnection, *customer_ids: uuid.UUID) -> None:
@@ -131,11 +114,8 @@ def lenient_phone(raw: str) -> str | None:
 
 
 def lenient_email(raw: str) -> str | None:
-    """normalize_email, or the address trimmed and lower-cased when it is not valid."""
-    try:
-        return normalize_email(raw)
-    except ValueError:
-        return raw.strip().lower() or None
+    """normalize_email, or the address NFKC-folded and lower-cased when it is not valid."""
+    return contact_points.lenient_email_key(raw)
 
 
 @dataclass(frozen=True)

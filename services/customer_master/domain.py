@@ -6,15 +6,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
-
+from crm_common.contact_points import lenient_email_key, phone_key
 from crm_common.errors import FieldViolation
 
 # Keys in the order a resolve tries them: the first that matches an existing customer wins.
 MATCH_ORDER = ("phone", "email", "company")
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 
 
 def normalize_company(company: str) -> str | None:
@@ -28,22 +26,14 @@ def normalize_company(company: str) -> str | None:
 
 
 def normalize_email(email: str) -> str | None:
-    """Exact-match key of an email address: trimmed, normalised when valid, lower-cased."""
-    trimmed = email.strip()
-    if not trimmed:
-        return None
-    try:
-        trimmed = validate_email(trimmed, check_deliverability=False).normalized
-    except EmailNotValidError:
-        # An address we cannot validate is still a usable key for finding the same customer again.
-        pass
-    return trimmed.lower()
+    """Exact-match key of an email address: the shared key, or the NFKC text lower-cased when not valid."""
+    # An address we cannot validate is still a usable key for finding the same customer again.
+    return lenient_email_key(email)
 
 
 def normalize_phone(phone: str) -> str | None:
     """The E.164 number without separators (callers send E.164 already); None when empty."""
-    compact = _PHONE_SEPARATORS.sub("", phone)
-    return compact or None
+    return phone_key(phone)
 
 
 @dataclass(frozen=True)

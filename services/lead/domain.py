@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-from phonenumbers import NumberParseException, PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType, geocoder
 
 from crm.lead.v1 import lead_pb2
+from crm_common.contact_points import email_address, parse_phone
 from crm_common.errors import FieldViolation, InvalidArgument, nul_violations
 
 LIMITS = {
@@ -81,15 +81,10 @@ class CleanLead:
 
 def normalize_phone(raw: str, region: str) -> tuple[str, str | None]:
     """Return (E.164, None) or ("", why it is not a valid number)."""
-    text = unicodedata.normalize("NFKC", raw).strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, region)
-    except NumberParseException as err:
-        return "", f"not a phone number ({err._msg})"
-    if not phonenumbers.is_possible_number(number):
-        return "", "not a possible phone number (wrong length for its country)"
+        number = parse_phone(raw, region=region)
+    except ValueError as err:
+        return "", str(err)
     if not phonenumbers.is_valid_number(number):
         return "", "not a valid phone number"
     if number.country_code == 86:
@@ -137,8 +132,8 @@ def validate_lead(data: lead_pb2.LeadInput, *, region: str) -> CleanLead:
             violations.append(FieldViolation("phone", why))
     if email:
         try:
-            lead.email = validate_email(email, check_deliverability=False).normalized
-        except EmailNotValidError as err:
+            lead.email = email_address(email) or ""
+        except ValueError as err:
             violations.append(FieldViolation("email", str(err)))
     if violations:
         raise InvalidArgument(violations)
