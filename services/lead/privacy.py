@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from crm_common.contact_points import email_address, lenient_email_key
 from lead.domain import normalize_phone
 from lead.tables import contacts, leads, quarantine, timeline, touches
 
@@ -38,8 +38,8 @@ def person(*, phone: str, email: str, region: str) -> Person:
     normalized = ""
     if email.strip():
         try:
-            normalized = validate_email(email.strip(), check_deliverability=False).normalized
-        except EmailNotValidError as err:
+            normalized = email_address(email) or ""
+        except ValueError as err:
             raise ValueError(f"email: {err}") from err
     return Person(phone_e164=phone_e164, email=normalized.lower())
 
@@ -59,7 +59,7 @@ def _input_is(data: dict, who: Person, region: str) -> bool:
     raw_phone = str(data.get("phone", "") or "")
     if who.phone_e164 and raw_phone and normalize_phone(raw_phone, region)[0] == who.phone_e164:
         return True
-    return bool(who.email) and str(data.get("email", "") or "").strip().lower() == who.email
+    return bool(who.email) and lenient_email_key(str(data.get("email", "") or "")) == who.email
 
 
 async def _held_submissions(conn: AsyncConnection, *, who: Person, region: str) -> list[Any]:

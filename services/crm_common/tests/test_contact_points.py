@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from crm_common import contact_points
 from customer_master import contacts, domain
 from lead.domain import normalize_phone as lead_phone
+from lead.privacy import person
 
 E164 = "+8613912345678"
 
@@ -41,6 +42,11 @@ def test_account_and_contact_email_keys_agree(raw: str) -> None:
     assert domain.normalize_email(raw) == "zhang.li@example.com"
     assert contacts.normalize_email(raw) == "zhang.li@example.com"
     assert contacts.lenient_email(raw) == "zhang.li@example.com"
+
+
+def test_a_privacy_request_finds_the_person_by_any_form_of_their_identifiers() -> None:
+    who = person(phone="００８６ １３９ １２３４ ５６７８", email="ＺＨＡＮＧ.LI@example.com", region="CN")
+    assert (who.phone_e164, who.email) == (E164, "zhang.li@example.com")
 
 
 def test_keys_stored_before_the_shared_module_are_unchanged() -> None:
