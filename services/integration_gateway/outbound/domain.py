@@ -27,6 +27,8 @@ SUBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "crm.lead.claimed": ("lead.claimed", ("lead_id",)),
     "crm.lead.contacted": ("lead.contacted", ("customer_id", "lead_id")),
     "crm.pipeline.stage_changed": ("opportunity.stage_changed", ("opportunity_id",)),
+    # A contract review over 48 h: the legal/finance system subscribes to it as its task.
+    "crm.pipeline.legal_review_requested": ("opportunity.legal_review_requested", ("opportunity_id",)),
 }
 # A stage change that ends the opportunity is also delivered as opportunity.won / opportunity.lost.
 OUTCOME_TYPES = {"won": "opportunity.won", "lost": "opportunity.lost"}

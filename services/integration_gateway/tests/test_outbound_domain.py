@@ -78,3 +78,11 @@ def test_a_won_stage_change_is_also_delivered_as_won_with_its_own_id() -> None:
         "opportunity.stage_changed", "e1", "opportunity.won", "e1.won"
     )
     assert changed.ordering_key == won.ordering_key == "o1"
+
+
+def test_a_stalled_contract_review_is_a_task_the_legal_system_can_subscribe_to() -> None:
+    event = pipeline_events_pb2.LegalReviewRequested(opportunity_id="o7", stage="contract", sub_state="review")
+    [task] = outbound_events("crm.pipeline.legal_review_requested", event, event_id="e9", at=datetime.now(UTC))
+    assert (task.type, task.event_id, task.ordering_key) == ("opportunity.legal_review_requested", "e9", "o7")
+    assert matches(["opportunity.*"], task.type)
+    assert not subscription_violations(url="https://legal.example.com/hook", events=[task.type], description="")
