@@ -136,8 +136,13 @@ else:
 """
 
 
-def _descendants() -> list[psutil.Process]:
-    return psutil.Process().children(recursive=True)
+def _descendants(*, besides: frozenset[int] = frozenset()) -> list[psutil.Process]:
+    """This process's children, but for those already running (another module's session stack, say)."""
+    return [p for p in psutil.Process().children(recursive=True) if p.pid not in besides]
+
+
+def _running_pids() -> frozenset[int]:
+    return frozenset(p.pid for p in psutil.Process().children(recursive=True))
 
 
 def _still_alive(processes: Iterable[psutil.Process]) -> list[str]:
@@ -266,10 +271,11 @@ def test_stop_kills_stragglers_and_their_children(tmp_path: Path) -> None:
         log_path=tmp_path / "stubborn.log",
     )
     polite = ChildProcess("polite", [sys.executable, "-c", "import time; time.sleep(300)"], log_path=tmp_path / "p.log")
+    before = _running_pids()
     stubborn.start()
     polite.start()
     _wait_for_text(tmp_path / "stubborn.log", "ready")
-    spawned = _descendants()
+    spawned = _descendants(besides=before)
     assert len(spawned) == 3
 
     killed = stop_all([(stubborn, signal.SIGTERM), (polite, signal.SIGTERM)], timeout=1.0)
@@ -281,6 +287,7 @@ def test_stop_kills_stragglers_and_their_children(tmp_path: Path) -> None:
 
 def test_stack_runs_supervises_and_stops_every_process(tmp_path: Path) -> None:
     stack = _fake_stack(tmp_path, FAKE_STUBBORN="reporting")
+    before = _running_pids()
     spawned: list[psutil.Process] = []
     try:
         info = stack.start()
@@ -327,7 +334,7 @@ def test_stack_runs_supervises_and_stops_every_process(tmp_path: Path) -> None:
             stack.start_service(server)
         with psycopg.connect(info["postgres_url"]) as conn:
             assert conn.execute("SELECT count(*) FROM information_schema.schemata").fetchone()[0] == len(schemas)
-        spawned = _descendants()
+        spawned = _descendants(besides=before)
     finally:
         stack.stop(timeout=2.0)
 
@@ -339,20 +346,21 @@ def test_stack_runs_supervises_and_stops_every_process(tmp_path: Path) -> None:
 
 def test_stack_start_failure_names_the_service_shows_its_log_and_cleans_up(tmp_path: Path) -> None:
     stack = _fake_stack(tmp_path, FAKE_CRASH="pipeline")
-    before = {p.pid for p in _descendants()}
+    before = _running_pids()
 
     with pytest.raises(StackError) as failure:
         stack.start()
 
     assert "pipeline exited with code 3" in str(failure.value)
     assert "fake crash: settings are broken" in str(failure.value)
-    assert [p for p in _descendants() if p.pid not in before] == []
+    assert _descendants(besides=before) == []
     assert not stack.running("postgres") and not stack.running("nats")
 
 
 @pytest.mark.journey
 def test_stack_starts_and_stops(tmp_path: Path) -> None:
     stack = Stack(tmp_path / "stack", env_overrides={"OTEL_BSP_SCHEDULE_DELAY": "200"})
+    before = _running_pids()
     spawned: list[psutil.Process] = []
     try:
         info = stack.start()
@@ -361,7 +369,7 @@ def test_stack_starts_and_stops(tmp_path: Path) -> None:
             assert _serving(info["services"][spec.name]["grpc"]), spec.name
             assert httpx.get(info["services"][spec.name]["metrics"], timeout=5).status_code == 200
         assert len(info["reps"]) == 3 and len(info["rep_keys"]) == 3
-        spawned = _descendants()
+        spawned = _descendants(besides=before)
     finally:
         stack.stop()
     assert len(spawned) >= 9
