@@ -19,6 +19,9 @@ from crm_common.errors import DomainError, PermissionDenied
 
 # The metadata key the token travels under (gRPC metadata keys are lower case).
 METADATA_KEY = "x-crm-identity"
+# gRPC metadata by which a trusted hop names whose Idempotency-Key it forwards (the integration gateway: the
+# webhook source). A verified service identity keeps it as a sub-scope; a user's identity ignores it.
+IDEMPOTENCY_SCOPE_METADATA_KEY = "x-crm-idempotency-scope"
 ISSUER = "crm-backbone"
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 120

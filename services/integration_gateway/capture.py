@@ -12,6 +12,7 @@ from sqlalchemy import Row
 from crm.events.v1 import integration_events_pb2
 from crm.lead.v1 import lead_pb2, lead_pb2_grpc
 from crm_common.errors import FieldViolation, InvalidArgument, Unavailable, field_violations_of
+from crm_common.identity import IDEMPOTENCY_SCOPE_METADATA_KEY
 from crm_common.metrics import WEBHOOKS_RECEIVED, bounded_label
 from crm_common.service import Runtime
 from integration_gateway import domain, repository
@@ -20,8 +21,6 @@ from integration_gateway.inbound.domain import apply_mapping
 from integration_gateway.settings import IntegrationSettings
 
 log = logging.getLogger(__name__)
-# The metadata by which a trusted hop names whose Idempotency-Key it forwards (lead.idempotency reads it).
-IDEMPOTENCY_SCOPE_METADATA = "x-crm-idempotency-scope"
 
 
 def _timestamp(at: datetime) -> Timestamp:
@@ -63,7 +62,7 @@ class WebhookCapture:
         stub = lead_pb2_grpc.LeadServiceStub(self.runtime.channel(self.runtime.peers.lead_addr))
         try:
             # The source is the scope of its keys at the lead service: a person's key never meets a partner's.
-            scope = ((IDEMPOTENCY_SCOPE_METADATA, f"webhook:{receipt.source}"),)
+            scope = ((IDEMPOTENCY_SCOPE_METADATA_KEY, f"webhook:{receipt.source}"),)
             response = await stub.CaptureLead(request, timeout=self.deadline, metadata=scope)
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.INVALID_ARGUMENT:

@@ -12,11 +12,9 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from crm_common.errors import FieldViolation, InvalidArgument
+from crm_common.identity import IDEMPOTENCY_SCOPE_METADATA_KEY as SCOPE_METADATA_KEY
 from crm_common.identity import current_principal
 
-# gRPC metadata by which a trusted hop names the caller it speaks for (the edge: the API key; the integration
-# gateway: the webhook source). A verified service identity keeps it as a sub-scope; a user's identity ignores it.
-SCOPE_METADATA_KEY = "x-crm-idempotency-scope"
 MAX_SCOPE_LENGTH = 200
 # Scopes the service uses for itself; every caller's scope starts with "user:", "service:" or "unverified".
 RELEASE_SCOPE = "quarantine-release"
